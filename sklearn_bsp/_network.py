@@ -1,0 +1,262 @@
+"""Forward and backward passes of a multilayer perceptron with pruning masks.
+
+The arithmetic follows scikit-learn's ``MLPClassifier`` operation for
+operation (``sklearn/neural_network/_multilayer_perceptron.py``), so that an
+unpruned network learns exactly the same weights. Pruning enters in one
+place: the gradient of a pruned synapse is set to 0, so neither plain SGD,
+momentum, Adam nor the L2 penalty can move a pruned weight away from 0
+(paper eqs 3-5, ``w <- p(w) * (w - lr * dE/dw)``).
+"""
+
+import numpy as np
+from scipy.special import expit, xlogy
+from sklearn.utils.extmath import safe_sparse_dot
+
+
+def _identity(X):
+    """Leave ``X`` unchanged."""
+
+
+def _logistic(X):
+    expit(X, out=X)
+
+
+def _tanh(X):
+    np.tanh(X, out=X)
+
+
+def _relu(X):
+    np.maximum(X, 0, out=X)
+
+
+def _softmax(X):
+    tmp = X - X.max(axis=1)[:, np.newaxis]
+    np.exp(tmp, out=X)
+    X /= X.sum(axis=1)[:, np.newaxis]
+
+
+# In-place activations, looked up by name like scikit-learn does.
+ACTIVATIONS = {
+    "identity": _identity,
+    "logistic": _logistic,
+    "tanh": _tanh,
+    "relu": _relu,
+    "softmax": _softmax,
+}
+
+
+def _identity_derivative(Z, delta):
+    """Leave ``delta`` unchanged."""
+
+
+def _logistic_derivative(Z, delta):
+    delta *= Z
+    delta *= 1 - Z
+
+
+def _tanh_derivative(Z, delta):
+    delta *= 1 - Z**2
+
+
+def _relu_derivative(Z, delta):
+    delta[Z == 0] = 0
+
+
+# Derivatives written in terms of the activation's output ``Z``, in place on
+# the back-propagated error ``delta``.
+DERIVATIVES = {
+    "identity": _identity_derivative,
+    "logistic": _logistic_derivative,
+    "tanh": _tanh_derivative,
+    "relu": _relu_derivative,
+}
+
+
+def log_loss(y_true, y_prob, sample_weight=None):
+    """Cross-entropy of a softmax (or single logistic) output."""
+    eps = np.finfo(y_prob.dtype).eps
+    y_prob = np.clip(y_prob, eps, 1 - eps)
+    if y_prob.shape[1] == 1:
+        y_prob = np.append(1 - y_prob, y_prob, axis=1)
+    if y_true.shape[1] == 1:
+        y_true = np.append(1 - y_true, y_true, axis=1)
+    return -np.average(xlogy(y_true, y_prob), weights=sample_weight, axis=0).sum()
+
+
+def binary_log_loss(y_true, y_prob, sample_weight=None):
+    """Cross-entropy of independent logistic outputs (binary, multilabel)."""
+    eps = np.finfo(y_prob.dtype).eps
+    y_prob = np.clip(y_prob, eps, 1 - eps)
+    return -np.average(
+        xlogy(y_true, y_prob) + xlogy(1 - y_true, 1 - y_prob),
+        weights=sample_weight,
+        axis=0,
+    ).sum()
+
+
+LOSS_FUNCTIONS = {"softmax": log_loss, "logistic": binary_log_loss}
+
+
+def forward(X, coefs, intercepts, activation, out_activation):
+    """Compute the network's output for ``X`` (inference, no dropout).
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        The input.
+    coefs, intercepts : list of ndarray
+        Weights and biases of each layer; pruned weights are 0.
+    activation : str
+        Name of the hidden activation.
+    out_activation : str
+        Name of the output activation.
+
+    Returns
+    -------
+    output : ndarray of shape (n_samples, n_outputs)
+        The output layer's activations.
+    """
+    hidden = ACTIVATIONS[activation]
+    last = len(coefs) - 1
+    a = X
+    for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
+        a = safe_sparse_dot(a, coef)
+        a += intercept
+        if i != last:
+            hidden(a)
+    ACTIVATIONS[out_activation](a)
+    return a
+
+
+class MaskedNetwork:
+    """Training-time passes of a masked MLP.
+
+    The object holds references to the estimator's lists of weights, biases
+    and masks (it copies nothing), so updates made by the optimizer and the
+    pruner are seen at the next pass.
+
+    Parameters
+    ----------
+    coefs, intercepts : list of ndarray
+        Weights and biases of each layer.
+    masks : list of (ndarray of bool or None)
+        True where a synapse is alive; None for a layer with no pruned
+        synapse (its gradient is left as is).
+    activation : str
+        Name of the hidden activation.
+    out_activation : {"softmax", "logistic"}
+        Name of the output activation; selects the loss.
+    alpha : float, default=0.0
+        L2 penalty, divided by the sum of sample weights as in scikit-learn.
+    dropout : float, default=0.0
+        Probability of dropping each hidden unit during training (inverted
+        dropout: kept units are scaled by ``1 / (1 - dropout)``).
+    rng : numpy.random.Generator, default=None
+        Source of the dropout masks; required when ``dropout > 0``.
+    """
+
+    def __init__(
+        self,
+        coefs,
+        intercepts,
+        masks,
+        activation,
+        out_activation,
+        *,
+        alpha=0.0,
+        dropout=0.0,
+        rng=None,
+    ):
+        self.coefs = coefs
+        self.intercepts = intercepts
+        self.masks = masks
+        self.activation = activation
+        self.out_activation = out_activation
+        self.alpha = alpha
+        self.dropout = dropout
+        self.rng = rng
+
+    def _forward_train(self, X):
+        """Forward pass keeping each layer's output for back-propagation.
+
+        Returns the activations (inputs of each layer, then the output) and,
+        with dropout, the per-layer scale applied to the hidden units plus
+        the hidden outputs before that scale (the derivatives need them).
+        """
+        hidden = ACTIVATIONS[self.activation]
+        last = len(self.coefs) - 1
+        activations = [X]
+        scales = [None] * len(self.coefs)
+        raw = [None] * len(self.coefs)
+        for i, (coef, intercept) in enumerate(zip(self.coefs, self.intercepts)):
+            a = safe_sparse_dot(activations[i], coef)
+            a += intercept
+            if i != last:
+                hidden(a)
+                if self.dropout > 0:
+                    keep = self.rng.random(a.shape) >= self.dropout
+                    scales[i] = keep.astype(a.dtype) / a.dtype.type(1 - self.dropout)
+                    raw[i] = a.copy()
+                    a *= scales[i]
+            activations.append(a)
+        ACTIVATIONS[self.out_activation](activations[-1])
+        return activations, scales, raw
+
+    def backprop(self, X, y, sample_weight=None):
+        """Loss and gradients for one minibatch.
+
+        Parameters
+        ----------
+        X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+            The minibatch.
+        y : ndarray of shape (n_samples, n_outputs)
+            Binarized targets.
+        sample_weight : ndarray of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        loss : float
+            Data loss plus the L2 penalty.
+        coef_grads, intercept_grads : list of ndarray
+            Gradients; pruned synapses get exactly 0.
+        """
+        activations, scales, raw = self._forward_train(X)
+        n_samples = X.shape[0]
+        loss = LOSS_FUNCTIONS[self.out_activation](y, activations[-1], sample_weight)
+        values = 0
+        for s in self.coefs:
+            s = s.ravel()
+            values += np.dot(s, s)
+        sw_sum = n_samples if sample_weight is None else sample_weight.sum()
+        loss += (0.5 * self.alpha) * values / sw_sum
+
+        n_layers = len(self.coefs)
+        coef_grads = [None] * n_layers
+        intercept_grads = [None] * n_layers
+        # Canonical link: d loss / d z = output - y for softmax + cross-entropy
+        # and for logistic + binary cross-entropy.
+        delta = activations[-1] - y
+        if sample_weight is not None:
+            delta *= sample_weight.reshape(-1, 1)
+        derivative = DERIVATIVES[self.activation]
+        for i in range(n_layers - 1, -1, -1):
+            coef_grads[i] = self._coef_grad(i, activations[i], delta, sw_sum)
+            intercept_grads[i] = np.sum(delta, axis=0) / sw_sum
+            if i == 0:
+                break
+            delta = safe_sparse_dot(delta, self.coefs[i].T)
+            if scales[i - 1] is not None:
+                delta *= scales[i - 1]
+                derivative(raw[i - 1], delta)
+            else:
+                derivative(activations[i], delta)
+        return loss, coef_grads, intercept_grads
+
+    def _coef_grad(self, i, a, delta, sw_sum):
+        grad = safe_sparse_dot(a.T, delta)
+        grad += self.alpha * self.coefs[i]
+        grad /= sw_sum
+        if self.masks[i] is not None:
+            grad *= self.masks[i]
+        return grad
