@@ -783,7 +783,8 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
             if self.batch_size > n_samples:
                 warnings.warn(
                     "Got `batch_size` less than 1 or larger than "
-                    "sample size. It is going to be clipped"
+                    "sample size. It is going to be clipped",
+                    stacklevel=3,
                 )
             batch_size = np.clip(self.batch_size, 1, n_samples)
 
@@ -874,9 +875,10 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
                         "reached and the optimization hasn't converged yet."
                         % self.max_iter,
                         ConvergenceWarning,
+                        stacklevel=3,
                     )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
+            warnings.warn("Training interrupted by user.", stacklevel=3)
 
         if early_stopping:
             # Restore the best epoch whole: weights and the masks that go

@@ -1,0 +1,200 @@
+"""Tests for sklearn_bsp.metrics on hand-made learning curves."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from sklearn_bsp.metrics import learning_speedup, time_to_score
+
+# time_to_score -----------------------------------------------------------------
+
+
+def test_time_to_score_first_crossing():
+    times = [0, 10, 20, 30, 40]
+    scores = [0.1, 0.6, 0.4, 0.8, 0.7]
+    assert time_to_score(times, scores, 0.05) == 0.0  # reached at the start
+    assert time_to_score(times, scores, 0.1) == 0.0  # ">=": equality counts
+    assert time_to_score(times, scores, 0.5) == 10.0
+    # The dip to 0.4 does not undo having reached 0.6 at t=10.
+    assert time_to_score(times, scores, 0.6) == 10.0
+    assert time_to_score(times, scores, 0.7) == 30.0
+    assert time_to_score(times, scores, 0.8) == 30.0
+
+
+def test_time_to_score_never_reached_is_inf():
+    assert time_to_score([1, 2], [0.3, 0.4], 0.5) == np.inf
+
+
+def test_time_to_score_returns_python_float_for_scalar_level():
+    assert type(time_to_score([1, 2], [0.3, 0.4], 0.35)) is float
+
+
+def test_time_to_score_vectorised_over_levels():
+    result = time_to_score([1, 2, 3], [0.2, 0.5, 0.9], [[0.1, 0.5], [0.6, 1.0]])
+    assert_array_equal(result, [[1.0, 2.0], [3.0, np.inf]])
+
+
+def test_time_to_score_rejects_nan_level():
+    with pytest.raises(ValueError, match="level must not be NaN"):
+        time_to_score([1, 2], [0.3, 0.4], np.nan)
+
+
+# learning_speedup ----------------------------------------------------------------
+
+
+def test_learning_speedup_worked_example():
+    # Per-level gaps 1, 2, 6: the largest is at 0.9, where L = 9 / 3.
+    result = learning_speedup([1, 2, 3], [0.5, 0.7, 0.9], [2, 4, 9], [0.5, 0.7, 0.9])
+    assert result.speedup == 3.0
+    assert result.level == 0.9
+    assert (result.time_bsp, result.time_ref) == (3.0, 9.0)
+    assert_array_equal(result.levels, [0.5, 0.7, 0.9])
+    assert_array_equal(result.times_bsp, [1, 2, 3])
+    assert_array_equal(result.times_ref, [2, 4, 9])
+    assert all(type(result[k]) is float for k in ("speedup", "level", "time_bsp"))
+
+
+def test_learning_speedup_largest_gap_need_not_be_largest_ratio():
+    # Gaps 9, 10 at levels 0.5, 0.8; ratios 10 and 2. Eq 6 picks the gap, not the ratio.
+    result = learning_speedup([1, 10], [0.5, 0.8], [10, 20], [0.5, 0.8])
+    assert result.level == 0.8
+    assert result.speedup == 2.0
+
+
+def test_learning_speedup_reference_faster_gives_less_than_one():
+    result = learning_speedup([2, 4, 9], [0.5, 0.7, 0.9], [1, 2, 3], [0.5, 0.7, 0.9])
+    assert result.speedup == pytest.approx(1 / 3)
+    assert result.level == 0.9
+
+
+def test_learning_speedup_default_levels_are_union_up_to_common_best():
+    # BSP records 0.6 and 0.95, the reference 0.5 and 0.8; levels above the
+    # reference's best 0.8 are not common, so 0.95 is left out.
+    result = learning_speedup([1, 2], [0.6, 0.95], [1, 5], [0.5, 0.8])
+    assert_array_equal(result.levels, [0.5, 0.6, 0.8])
+    # BSP reaches 0.5 and 0.6 at t=1, 0.8 at t=2; the reference 0.5 at t=1, then
+    # 0.6 and 0.8 at t=5. Gaps 0, 4, 3: the largest is at 0.6, L = 5 / 1.
+    assert_array_equal(result.times_bsp, [1, 1, 2])
+    assert_array_equal(result.times_ref, [1, 5, 5])
+    assert result.level == 0.6
+    assert result.speedup == 5.0
+
+
+def test_learning_speedup_default_levels_match_a_fine_grid():
+    # The default levels are where the time-to-score can change, so a dense grid
+    # of levels finds no larger gap.
+    rng = np.random.default_rng(0)
+    times_b, times_c = np.cumsum(rng.random(30)), np.cumsum(rng.random(40))
+    scores_b, scores_c = rng.random(30), rng.random(40)
+    default = learning_speedup(times_b, scores_b, times_c, scores_c)
+    grid = learning_speedup(
+        times_b, scores_b, times_c, scores_c, levels=np.linspace(0, 1, 10001)
+    )
+    gap = abs(default.time_bsp - default.time_ref)
+    assert gap == abs(grid.time_bsp - grid.time_ref)
+    assert default.speedup == grid.speedup
+
+
+def test_learning_speedup_non_monotone_scores():
+    # BSP dips after reaching 0.8; reaching a level means the first time.
+    result = learning_speedup(
+        [1, 2, 3, 4], [0.5, 0.8, 0.6, 0.85], [1, 2, 3, 8], [0.4, 0.5, 0.6, 0.85]
+    )
+    assert_array_equal(result.levels, [0.4, 0.5, 0.6, 0.8, 0.85])
+    assert_array_equal(result.times_bsp, [1, 1, 2, 2, 4])
+    assert_array_equal(result.times_ref, [1, 2, 3, 8, 8])
+    assert (result.level, result.speedup) == (0.8, 4.0)
+
+
+def test_learning_speedup_ties_resolve_to_lowest_level():
+    result = learning_speedup([1, 2], [0.5, 0.9], [3, 4], [0.5, 0.9])
+    assert result.level == 0.5
+    assert result.speedup == 3.0
+
+
+def test_learning_speedup_identical_curves():
+    result = learning_speedup([0, 1], [0.2, 0.4], [0, 1], [0.2, 0.4])
+    # All gaps 0: the lowest level, reached at t=0 by both; 0 / 0 counts as 1.
+    assert (result.level, result.speedup) == (0.2, 1.0)
+
+
+def test_learning_speedup_bsp_at_time_zero_is_infinite():
+    result = learning_speedup([0, 1], [0.9, 0.9], [0, 5], [0.1, 0.9])
+    assert (result.level, result.time_bsp, result.time_ref) == (0.9, 0.0, 5.0)
+    assert result.speedup == np.inf
+
+
+def test_learning_speedup_single_evaluations():
+    result = learning_speedup([4], [0.7], [6], [0.9])
+    assert (result.level, result.speedup) == (0.7, 1.5)
+
+
+def test_learning_speedup_explicit_levels():
+    # Unsorted, duplicated levels; 0.95 is reached by neither curve and 0.3 by both.
+    result = learning_speedup(
+        [1, 2, 3],
+        [0.5, 0.7, 0.9],
+        [2, 4, 9],
+        [0.5, 0.7, 0.9],
+        levels=[0.95, 0.7, 0.3, 0.7],
+    )
+    assert_array_equal(result.levels, [0.3, 0.7, 0.95])
+    assert_array_equal(result.times_bsp, [1, 2, np.inf])
+    assert_array_equal(result.times_ref, [2, 4, np.inf])
+    assert (result.level, result.speedup) == (0.7, 2.0)
+
+
+def test_learning_speedup_levels_reached_by_one_curve_are_excluded():
+    # Only BSP reaches 0.9 (at t=3, 6 earlier than "never"); the maximum is
+    # taken over levels both reach, so 0.5 with L = 5.
+    result = learning_speedup([1, 3], [0.5, 0.9], [5, 6], [0.5, 0.6], levels=[0.5, 0.9])
+    assert_array_equal(result.times_ref, [5, np.inf])
+    assert (result.level, result.speedup) == (0.5, 5.0)
+
+
+def test_learning_speedup_no_common_level():
+    with pytest.raises(ValueError, match="No common score level"):
+        learning_speedup([1, 2], [0.5, 0.9], [1, 2], [0.4, 0.6], levels=[0.7, 0.8])
+
+
+# Validation --------------------------------------------------------------------
+
+GOOD = ([1, 2, 3], [0.5, 0.7, 0.9])
+
+
+@pytest.mark.parametrize(
+    "times, scores, match",
+    [
+        ([[1, 2, 3]], [0.5, 0.7, 0.9], "times_bsp must be 1-D"),
+        ([1, 2, 3], [[0.5, 0.7, 0.9]], "scores_bsp must be 1-D"),
+        (5, 0.5, "times_bsp must be 1-D"),
+        ([], [], "times_bsp must not be empty"),
+        ([1, 2], [0.5, 0.7, 0.9], "same length, got 2 and 3"),
+        ([1, np.nan, 3], [0.5, 0.7, 0.9], "times_bsp must be finite"),
+        ([1, 2, np.inf], [0.5, 0.7, 0.9], "times_bsp must be finite"),
+        ([1, 2, 3], [0.5, np.nan, 0.9], "scores_bsp must be finite"),
+        ([1, 3, 2], [0.5, 0.7, 0.9], "times_bsp must be non-decreasing"),
+        ([-1, 2, 3], [0.5, 0.7, 0.9], "times_bsp must be non-negative"),
+    ],
+)
+def test_invalid_curves(times, scores, match):
+    with pytest.raises(ValueError, match=match):
+        learning_speedup(times, scores, *GOOD)
+    # The same check guards the reference curve, under its own name.
+    with pytest.raises(ValueError, match=match.replace("_bsp", "_ref")):
+        learning_speedup(*GOOD, times, scores)
+    # And time_to_score, without a suffix.
+    with pytest.raises(ValueError, match=match.replace("_bsp", "")):
+        time_to_score(times, scores, 0.5)
+
+
+def test_repeated_times_are_allowed():
+    result = learning_speedup([1, 1, 2], [0.5, 0.6, 0.9], [1, 3, 3], [0.5, 0.6, 0.9])
+    assert_array_equal(result.times_bsp, [1, 1, 2])
+    assert (result.level, result.speedup) == (0.6, 3.0)
+
+
+@pytest.mark.parametrize("levels", [[], [[0.5]], 0.5, [0.5, np.nan], [np.inf]])
+def test_invalid_levels(levels):
+    with pytest.raises(ValueError, match="levels must be a non-empty 1-D array"):
+        learning_speedup(*GOOD, *GOOD, levels=levels)

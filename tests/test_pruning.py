@@ -1,0 +1,117 @@
+"""The BSP rule on tiny hand-made weights (no estimator involved)."""
+
+import numpy as np
+import pytest
+
+from sklearn_bsp._pruning import SynapticPruner, select_smallest
+
+
+def _state(weights):
+    weights = [np.array(w, dtype=float) for w in weights]
+    masks = [np.ones(w.shape, dtype=bool) for w in weights]
+    counters = [np.zeros(w.shape, dtype=np.int32) for w in weights]
+    return weights, masks, counters
+
+
+def test_figure_2_first_pruning_at_fourth_step():
+    # Paper Fig 2: threshold 3, a synapse that is a candidate at every step
+    # is pruned at the 4th step, not before.
+    weights, masks, counters = _state([[[0.01, 1.0], [2.0, 3.0]]])
+    pruner = SynapticPruner(rate=0.25)  # 1 of 4 synapses is a candidate
+    for step in range(1, 4):
+        pruned = pruner.step(weights, masks, counters, patience=3)
+        assert pruned == [None], step
+        assert counters[0][0, 0] == step
+    pruned = pruner.step(weights, masks, counters, patience=3)
+    np.testing.assert_array_equal(pruned[0], [[True, False], [False, False]])
+    np.testing.assert_array_equal(masks[0], [[False, True], [True, True]])
+    assert weights[0][0, 0] == 0.0
+    assert counters[0][0, 0] == 0
+
+
+def test_counter_resets_when_synapse_leaves_candidate_set():
+    weights, masks, counters = _state([[0.1, 0.2, 5.0, 6.0]])
+    pruner = SynapticPruner(rate=0.25)
+    pruner.step(weights, masks, counters, patience=10)
+    pruner.step(weights, masks, counters, patience=10)
+    np.testing.assert_array_equal(counters[0], [2, 0, 0, 0])
+    # Synapse 0 grows stronger: synapse 1 becomes the candidate.
+    weights[0][0] = 3.0
+    pruner.step(weights, masks, counters, patience=10)
+    np.testing.assert_array_equal(counters[0], [0, 1, 0, 0])
+
+
+def test_pruning_is_irreversible():
+    weights, masks, counters = _state([[0.1, 0.2, 5.0, 6.0]])
+    pruner = SynapticPruner(rate=0.25)
+    for _ in range(2):
+        pruner.step(weights, masks, counters, patience=1)
+    assert not masks[0][0]
+    # Even if the weight were written again, the mask stays False and the
+    # pruned synapse never competes as a candidate.
+    for _ in range(5):
+        pruner.step(weights, masks, counters, patience=100)
+        assert not masks[0][0]
+        assert counters[0][0] == 0
+
+
+def test_candidates_counted_among_alive_only():
+    weights, masks, counters = _state([np.arange(1, 11, dtype=float)])
+    masks[0][:5] = False
+    weights[0][:5] = 0.0
+    cand = SynapticPruner(rate=0.4).candidates(weights, masks)[0]
+    # 5 alive * 0.4 = 2 candidates: the two smallest alive (6 and 7).
+    np.testing.assert_array_equal(np.flatnonzero(cand), [5, 6])
+
+
+def test_rate_floor_leaves_small_layers_alone():
+    weights, masks, counters = _state([[0.1, 0.2, 0.3]])
+    pruner = SynapticPruner(rate=0.3)  # floor(3 * 0.3) = 0 candidates
+    for _ in range(10):
+        pruner.step(weights, masks, counters, patience=1)
+    assert masks[0].all()
+
+
+def test_never_prunes_the_whole_layer():
+    rng = np.random.default_rng(0)
+    weights, masks, counters = _state([rng.normal(size=(20, 10))])
+    pruner = SynapticPruner(rate=0.5)
+    for _ in range(200):
+        pruner.step(weights, masks, counters, patience=1)
+    # Nc = floor(Ns * 0.5) is 0 once a single synapse is left.
+    assert masks[0].sum() == 1
+
+
+def test_layer_scope_ranks_each_matrix_alone():
+    weights, masks, _ = _state([[1.0, 2.0, 3.0, 4.0], [10.0, 20.0, 30.0, 40.0]])
+    cand = SynapticPruner(rate=0.5, scope="layer").candidates(weights, masks)
+    np.testing.assert_array_equal(cand[0], [True, True, False, False])
+    np.testing.assert_array_equal(cand[1], [True, True, False, False])
+
+
+def test_network_scope_ranks_all_matrices_together():
+    weights, masks, _ = _state([[1.0, 2.0, 3.0, 4.0], [10.0, 20.0, 30.0, 40.0]])
+    cand = SynapticPruner(rate=0.5, scope="network").candidates(weights, masks)
+    np.testing.assert_array_equal(cand[0], [True, True, True, True])
+    np.testing.assert_array_equal(cand[1], [False, False, False, False])
+
+
+def test_select_smallest_uses_magnitude_and_breaks_ties_by_position():
+    magnitude = np.abs(np.array([-0.5, 0.1, -0.1, 0.1, 2.0]))
+    alive = np.ones(5, dtype=bool)
+    np.testing.assert_array_equal(
+        np.flatnonzero(select_smallest(magnitude, alive, 2)), [1, 2]
+    )
+    assert select_smallest(magnitude, alive, 0).sum() == 0
+    assert select_smallest(magnitude, alive, 5).all()
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.0, 2.0])
+def test_invalid_rate(rate):
+    with pytest.raises(ValueError, match="rate"):
+        SynapticPruner(rate)
+
+
+def test_invalid_scope():
+    with pytest.raises(ValueError, match="scope"):
+        SynapticPruner(0.1, scope="neuron")

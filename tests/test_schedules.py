@@ -1,0 +1,74 @@
+"""Eqs 1 and 2 against the values worked out from the paper's constants."""
+
+import math
+
+import pytest
+
+from sklearn_bsp._schedules import (
+    MAX_PRUNING_RATE,
+    auto_pruning_patience,
+    auto_pruning_rate,
+)
+
+
+@pytest.mark.parametrize(
+    "n_neurons, n_samples, expected",
+    [
+        (10, 60_000, 0.0068),
+        (100, 60_000, 0.0136),
+        (500, 60_000, 0.0183),
+        (10, 1_200, 0.110),
+        (100, 1_200, 0.221),
+        (500, 1_200, 0.298),
+    ],
+)
+def test_pruning_rate_paper_values(n_neurons, n_samples, expected):
+    assert auto_pruning_rate(n_neurons, n_samples) == pytest.approx(expected, abs=6e-4)
+
+
+@pytest.mark.parametrize(
+    "n_neurons, n_samples, expected",
+    [
+        (10, 60_000, 2629),
+        (100, 60_000, 2405),
+        (500, 60_000, 2385),
+        (10, 1_200, 395),
+        (100, 1_200, 171),
+        (500, 1_200, 151),
+    ],
+)
+def test_pruning_patience_paper_values(n_neurons, n_samples, expected):
+    # Before any pruning: Np = 0 (N itself cancels out).
+    patience = auto_pruning_patience(n_neurons, n_samples, 10_000, 0)
+    assert patience == pytest.approx(expected, abs=1)
+
+
+def test_rate_is_finite_where_printed_eq1_divides_by_zero():
+    # ln(50 * 1200 / 60000) = 0: the printed eq 1 would divide by zero.
+    rate = auto_pruning_rate(100, 1_200)
+    assert math.isfinite(rate) and rate > 0
+
+
+@pytest.mark.parametrize("n_samples", [1, 2, 10, 100, 1_200, 10**6, 10**9])
+def test_rate_clipped_into_range(n_samples):
+    for n_neurons in (2, 10, 10**4, 10**8):
+        assert 0 <= auto_pruning_rate(n_neurons, n_samples) <= MAX_PRUNING_RATE
+
+
+def test_rate_zero_without_hidden_neurons_to_spare():
+    assert auto_pruning_rate(0, 100) == 0.0
+    assert auto_pruning_rate(1, 100) == 0.0
+
+
+def test_patience_grows_as_network_empties_and_guards_over_pruning():
+    values = [auto_pruning_patience(100, 60_000, 1000, n) for n in (0, 500, 900, 990)]
+    assert values == sorted(values)
+    assert auto_pruning_patience(100, 60_000, 1000, 999) > 1e100
+    # Nothing left to prune: never prune (no division by zero, no overflow).
+    assert auto_pruning_patience(100, 60_000, 1000, 1000) == math.inf
+    assert auto_pruning_patience(0, 60_000, 1000, 0) > 0
+
+
+def test_invalid_sample_count():
+    with pytest.raises(ValueError, match="n_samples"):
+        auto_pruning_rate(10, 0)
