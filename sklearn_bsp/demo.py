@@ -81,7 +81,7 @@ def main(argv=None):
     models = {
         "MLPClassifier": MLPClassifier(**common),
         "BSPClassifier": BSPClassifier(
-            pruning_rate=0.05, pruning_patience=20, **common
+            pruning_rate=0.05, pruning_patience=50, **common
         ),
     }
     print(f"{'model':<15}{'accuracy':>10}{'compression':>13}{'fit s':>9}{'score s':>9}")
