@@ -1,5 +1,6 @@
 """BSPClassifier: an MLPClassifier that prunes its own synapses while it learns."""
 
+import copy
 import math
 import warnings
 from itertools import chain
@@ -35,6 +36,7 @@ from sklearn.utils.validation import (
 
 from ._network import MaskedNetwork, forward
 from ._optimizers import AdamOptimizer, SGDOptimizer
+from ._persistence import PackedMask, pack_list, unpack_list
 from ._pruning import SynapticPruner
 from ._schedules import auto_pruning_patience, auto_pruning_rate
 
@@ -559,7 +561,10 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
         self.compression_ = 0.0
         self.compression_curve_ = []
         self._schedule_n_samples = None
-        self._snapshot_best()
+        if self.early_stopping:
+            # Only early stopping restores a snapshot; without it, a copy of
+            # every weight would only double memory and pickle size.
+            self._snapshot_best()
 
         if self.solver in _STOCHASTIC_SOLVERS:
             self.loss_curve_ = []
@@ -887,6 +892,8 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
             self.intercepts_ = self._best_intercepts
             self.coef_masks_ = self._best_masks
             self.pruning_counters_ = self._best_counters
+            # The restored lists must not alias the next snapshot.
+            self._snapshot_best()
             self._update_compression()
 
     def _update_no_improvement_count(self, early_stopping, X, y, sample_weight):
@@ -987,6 +994,66 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
         """
         y_prob = self.predict_proba(X)
         return np.log(y_prob, out=y_prob)
+
+    # ------------------------------------------------------------------
+    # Persistence
+    # ------------------------------------------------------------------
+
+    def __getstate__(self):
+        # A copy: the base class may hand back the live __dict__.
+        state = dict(super().__getstate__())
+        masks = state.get("coef_masks_")
+        if not isinstance(masks, list):
+            return state
+        # Weights, counters and optimizer state are 0 wherever a synapse is
+        # pruned: keep only the alive entries, and the masks as bits.
+        for key, mask_key in (
+            ("coefs_", "coef_masks_"),
+            ("pruning_counters_", "coef_masks_"),
+            ("_best_coefs", "_best_masks"),
+            ("_best_counters", "_best_masks"),
+        ):
+            if key in state and mask_key in state:
+                state[key] = pack_list(state[key], state[mask_key])
+        optimizer = state.get("_optimizer")
+        if optimizer is not None:
+            optimizer = copy.copy(optimizer)
+            for name, arrays in optimizer.state_arrays().items():
+                setattr(
+                    optimizer, name, pack_list(arrays, masks) + arrays[len(masks) :]
+                )
+            state["_optimizer"] = optimizer
+        for mask_key in ("coef_masks_", "_best_masks"):
+            if mask_key in state:
+                state[mask_key] = [PackedMask(m) for m in state[mask_key]]
+        return state
+
+    def __setstate__(self, state):
+        for mask_key in ("coef_masks_", "_best_masks"):
+            if mask_key in state:
+                state[mask_key] = [
+                    m.unpack() if isinstance(m, PackedMask) else m
+                    for m in state[mask_key]
+                ]
+        masks = state.get("coef_masks_")
+        if isinstance(masks, list):
+            for key, mask_key in (
+                ("coefs_", "coef_masks_"),
+                ("pruning_counters_", "coef_masks_"),
+                ("_best_coefs", "_best_masks"),
+                ("_best_counters", "_best_masks"),
+            ):
+                if key in state and mask_key in state:
+                    state[key] = unpack_list(state[key], state[mask_key])
+            optimizer = state.get("_optimizer")
+            if optimizer is not None:
+                for name, arrays in optimizer.state_arrays().items():
+                    setattr(
+                        optimizer,
+                        name,
+                        unpack_list(arrays, masks) + arrays[len(masks) :],
+                    )
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -53,11 +53,18 @@ class BaseOptimizer:
         pruned : ndarray of bool
             True where a synapse was just pruned.
         """
-        for state in self._state():
-            state[index][pruned] = 0
+        for arrays in self.state_arrays().values():
+            arrays[index][pruned] = 0
 
-    def _state(self):
-        return ()
+    def state_arrays(self):
+        """Return the per-parameter state, by attribute name.
+
+        Returns
+        -------
+        state : dict of str to list of ndarray
+            Each list is aligned with ``params``.
+        """
+        return {}
 
     def iteration_ends(self, time_step):
         """Update the learning rate at the end of an epoch.
@@ -130,8 +137,15 @@ class SGDOptimizer(BaseOptimizer):
         self.power_t = power_t
         self.velocities = [np.zeros_like(param) for param in params]
 
-    def _state(self):
-        return (self.velocities,)
+    def state_arrays(self):
+        """Return the velocities, by attribute name.
+
+        Returns
+        -------
+        state : dict of str to list of ndarray
+            ``{"velocities": velocities}``.
+        """
+        return {"velocities": self.velocities}
 
     def iteration_ends(self, time_step):
         """Update the "invscaling" step size at the end of an epoch.
@@ -225,8 +239,15 @@ class AdamOptimizer(BaseOptimizer):
         self.ms = [np.zeros_like(param) for param in params]
         self.vs = [np.zeros_like(param) for param in params]
 
-    def _state(self):
-        return (self.ms, self.vs)
+    def state_arrays(self):
+        """Return the moment estimates, by attribute name.
+
+        Returns
+        -------
+        state : dict of str to list of ndarray
+            ``{"ms": ms, "vs": vs}``.
+        """
+        return {"ms": self.ms, "vs": self.vs}
 
     def _get_updates(self, grads):
         self.t += 1

@@ -113,3 +113,24 @@ def test_persistence_round_trip_predicts_the_same(digits, how, tmp_path):
     for a, b in zip(loaded.coef_masks_, clf.coef_masks_):
         np.testing.assert_array_equal(a, b)
     assert loaded.compression_ == clf.compression_
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_pickle_size_follows_alive_synapses_and_round_trip_is_exact(digits, solver):
+    X, y = digits
+    pruned = _clf(solver=solver, pruning_rate=0.2, pruning_patience=3).fit(X / 16, y)
+    dense = _clf(solver=solver, pruning_rate=0).fit(X / 16, y)
+    assert pruned.compression_ > 0.6
+    size_pruned = len(pickle.dumps(pruned))
+    size_dense = len(pickle.dumps(dense))
+    assert size_pruned < (1 - pruned.compression_ / 2) * size_dense
+    loaded = pickle.loads(pickle.dumps(pruned))
+    for name in ("coefs_", "intercepts_", "coef_masks_", "pruning_counters_"):
+        for a, b in zip(getattr(pruned, name), getattr(loaded, name)):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+    for key, arrays in pruned._optimizer.state_arrays().items():
+        for a, b in zip(arrays, loaded._optimizer.state_arrays()[key]):
+            np.testing.assert_array_equal(a, b)
+    # Pickling does not touch the live estimator.
+    assert all(isinstance(c, np.ndarray) for c in pruned.coefs_)
