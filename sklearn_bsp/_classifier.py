@@ -8,6 +8,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.optimize
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score
@@ -512,7 +513,7 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
             y = y.reshape((-1, 1))
         layer_units = [n_features] + hidden_layer_sizes + [y.shape[1]]
         if not first_pass:
-            shapes = [c.shape for c in self.coefs_]
+            shapes = [tuple(c.shape) for c in self.coefs_]
             if shapes != list(zip(layer_units[:-1], layer_units[1:])):
                 raise ValueError(
                     "The network of the previous fit has layers "
@@ -520,6 +521,9 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
                     f"{hidden_layer_sizes}. Set warm_start=False to start anew."
                 )
         self.n_outputs_ = y.shape[1]
+        if not first_pass and any(sp.issparse(c) for c in self.coefs_):
+            # Training updates dense arrays; sparsify() again afterwards.
+            self.densify()
 
         self._random_state = check_random_state(self.random_state)
         if first_pass:
@@ -994,6 +998,51 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
         """
         y_prob = self.predict_proba(X)
         return np.log(y_prob, out=y_prob)
+
+    # ------------------------------------------------------------------
+    # Storage form of the weights
+    # ------------------------------------------------------------------
+
+    def sparsify(self):
+        """Store the weight matrices as scipy.sparse CSR matrices.
+
+        After pruning, most synapses are 0; in sparse form ``coefs_`` holds
+        only the alive ones, which shrinks memory and pickles and lets
+        prediction skip pruned synapses. Predictions are unchanged (to float
+        rounding). A later ``fit``, ``partial_fit`` or ``warm_start`` fit
+        converts the weights back to dense arrays first.
+
+        Returns
+        -------
+        self : object
+            The estimator, with sparse ``coefs_``.
+
+        See Also
+        --------
+        densify : The inverse operation.
+        """
+        check_is_fitted(self)
+        self.coefs_ = [
+            c if sp.issparse(c) else sp.csr_matrix(c * m)
+            for c, m in zip(self.coefs_, self.coef_masks_)
+        ]
+        return self
+
+    def densify(self):
+        """Store the weight matrices as dense NumPy arrays (the default form).
+
+        Returns
+        -------
+        self : object
+            The estimator, with dense ``coefs_``.
+
+        See Also
+        --------
+        sparsify : The inverse operation.
+        """
+        check_is_fitted(self)
+        self.coefs_ = [c.toarray() if sp.issparse(c) else c for c in self.coefs_]
+        return self
 
     # ------------------------------------------------------------------
     # Persistence

@@ -134,3 +134,27 @@ def test_pickle_size_follows_alive_synapses_and_round_trip_is_exact(digits, solv
             np.testing.assert_array_equal(a, b)
     # Pickling does not touch the live estimator.
     assert all(isinstance(c, np.ndarray) for c in pruned.coefs_)
+
+
+def test_sparsify_densify_round_trip(digits):
+    import scipy.sparse as sp
+
+    X, y = digits
+    clf = _clf(pruning_rate=0.2, pruning_patience=3).fit(X / 16, y)
+    proba = clf.predict_proba(X / 16)
+    dense = [c.copy() for c in clf.coefs_]
+    assert clf.sparsify() is clf
+    assert all(sp.issparse(c) for c in clf.coefs_)
+    assert sum(c.nnz for c in clf.coefs_) <= sum(m.sum() for m in clf.coef_masks_)
+    np.testing.assert_allclose(clf.predict_proba(X / 16), proba, rtol=1e-6)
+    loaded = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_allclose(loaded.predict_proba(X / 16), proba, rtol=1e-6)
+    clf.densify()
+    for a, b in zip(dense, clf.coefs_):
+        assert isinstance(b, np.ndarray)
+        np.testing.assert_array_equal(a, b)
+    # Training again goes through dense arrays and keeps the masks.
+    clf.sparsify().set_params(warm_start=True, max_iter=2).fit(X / 16, y)
+    assert all(isinstance(c, np.ndarray) for c in clf.coefs_)
+    for c, m in zip(clf.coefs_, clf.coef_masks_):
+        assert np.all(c[~m] == 0)
