@@ -35,13 +35,19 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._compaction import TrainingState
 from ._network import MaskedNetwork, forward
 from ._optimizers import AdamOptimizer, SGDOptimizer
 from ._persistence import PackedMask, pack_list, unpack_list
 from ._pruning import SynapticPruner
 from ._schedules import auto_pruning_patience, auto_pruning_rate
+from ._sparse import SparseLayer, choose_kernel
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+# Weight matrices smaller than this stay dense: their products cost less
+# than setting up the sparse kernels.
+_MIN_COMPACT_SIZE = 4096
 
 
 class BSPClassifier(ClassifierMixin, BaseEstimator):
@@ -215,7 +221,8 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
 
     pruning_patience_ : float
         The patience in force at the last pruning step (eq 2 when
-        ``pruning_patience='auto'``).
+        ``pruning_patience='auto'``; computed even when pruning is off;
+        ``inf`` after an L-BFGS fit, which never prunes).
 
     pruning_counters_ : list of ndarray of int
         Per synapse, the number of consecutive steps it has been a candidate.
@@ -265,8 +272,8 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
     >>> from sklearn_bsp import BSPClassifier
     >>> X, y = load_digits(return_X_y=True)
     >>> X_train, X_test, y_train, y_test = train_test_split(X / 16, y, random_state=0)
-    >>> clf = BSPClassifier(hidden_layer_sizes=(64,), pruning_rate=0.2,
-    ...                     pruning_patience=5, max_iter=50, random_state=0)
+    >>> clf = BSPClassifier(hidden_layer_sizes=(64,), pruning_rate=0.05,
+    ...                     pruning_patience=10, max_iter=50, random_state=0)
     >>> clf = clf.fit(X_train, y_train)
     >>> bool(clf.score(X_test, y_test) > 0.9)
     True
@@ -644,32 +651,72 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
             )
         return float(self.pruning_patience)
 
-    def _prune_step(self, network):
-        """One step of the BSP rule, then keep network and optimizer in sync."""
+    def _prune_step(self, state, network):
+        """One step of the BSP rule, then keep network and optimizer in sync.
+
+        Returns True when a layer changed storage (the caller's list of
+        parameters must then be rebuilt).
+        """
         self.pruning_patience_ = self._current_patience()
         pruned = self._pruner.step(
-            self.coefs_,
-            self.coef_masks_,
-            self.pruning_counters_,
-            self.pruning_patience_,
+            state.weights, state.masks, state.counters, self.pruning_patience_
         )
+        changed = False
         for i, newly in enumerate(pruned):
             if newly is None:
                 continue
-            self._n_pruned += int(np.count_nonzero(newly))
+            n_newly = int(np.count_nonzero(newly))
+            self._n_pruned += n_newly
             self._optimizer.forget(i, newly)
-            network.masks[i] = self.coef_masks_[i]
+            storage = state.compact[i]
+            state.pruned(i, n_newly)
+            if state.compact[i] is not storage:
+                changed = True
+                network.coefs[i] = state.weights[i]
+                network.layers[i] = state.layers[i]
+            network.masks[i] = state.network_masks()[i]
         self.compression_ = self._n_pruned / self._n_synapses
+        return changed
 
-    def _network(self):
-        masks = [None if m.all() else m for m in self.coef_masks_]
+    def _training_state(self, X, batch_size):
+        """Dense or compact storage of each layer, by the measured crossover."""
+
+        def should_compact(density, size):
+            # Compact only where both products of a training step (forward
+            # and gradient) are faster over alive synapses; tiny matrices do
+            # not amortise the kernels' setup.
+            return size >= _MIN_COMPACT_SIZE and all(
+                choose_kernel(density, batch_size, op) == "sparse"
+                for op in ("forward", "grad")
+            )
+
+        compactable = [not sp.issparse(X)] + [True] * (len(self.coefs_) - 1)
+        return TrainingState(
+            self.coefs_,
+            self.coef_masks_,
+            self.pruning_counters_,
+            self._optimizer,
+            compactable,
+            should_compact,
+        )
+
+    def _network(self, state=None):
+        if state is None:
+            coefs, layers = self.coefs_, None
+            masks = [None if m.all() else m for m in self.coef_masks_]
+        else:
+            coefs, layers, masks = (
+                list(state.weights),
+                state.layers,
+                state.network_masks(),
+            )
         rng = None
         if self.dropout > 0:
             # A separate stream, drawn only when dropout is on, so that a
             # dense fit consumes random numbers exactly like MLPClassifier.
             rng = np.random.default_rng(self._random_state.randint(2**31 - 1))
         return MaskedNetwork(
-            self.coefs_,
+            coefs,
             self.intercepts_,
             masks,
             self.activation,
@@ -677,6 +724,7 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
             alpha=self.alpha,
             dropout=self.dropout,
             rng=rng,
+            layers=layers,
         )
 
     # ------------------------------------------------------------------
@@ -684,6 +732,11 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------
 
     def _fit_lbfgs(self, X, y, sample_weight):
+        # L-BFGS never prunes (pruning_rate must be 0), but the resolved
+        # values are reported all the same.
+        self.pruning_rate_ = 0.0
+        self.pruning_patience_ = math.inf
+        self._clear_inference_layers()
         self._update_compression()
         network = self._network()
         shapes = [c.shape for c in self.coefs_] + [b.shape for b in self.intercepts_]
@@ -800,11 +853,14 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
         self._resolve_pruning(n_samples, incremental)
         pruning = self.pruning_rate_ > 0
         prune_each_batch = pruning and self.pruning_unit == "batch"
-        network = self._network()
+        self._clear_inference_layers()
+        state = self._training_state(X_train, batch_size)
+        network = self._network(state)
 
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
+                params = state.weights + self.intercepts_
                 if self.shuffle:
                     # Shuffle indices rather than X and y to save memory.
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
@@ -831,10 +887,12 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
                     )
                     self._optimizer.update_params(params, coef_grads + intercept_grads)
                     if prune_each_batch:
-                        self._prune_step(network)
+                        if self._prune_step(state, network):
+                            params = state.weights + self.intercepts_
 
                 if pruning and not prune_each_batch:
-                    self._prune_step(network)
+                    self._prune_step(state, network)
+                state.sync()
 
                 self.n_iter_ += 1
                 self.loss_ = accumulated_loss / X_train.shape[0]
@@ -888,6 +946,10 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
                     )
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=3)
+        finally:
+            # Leave dense arrays behind whatever happened, so the estimator
+            # (and a later partial_fit) sees one consistent state.
+            state.finish()
 
         if early_stopping:
             # Restore the best epoch whole: weights and the masks that go
@@ -930,8 +992,53 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         return forward(
-            X, self.coefs_, self.intercepts_, self.activation, self.out_activation_
+            X,
+            self.coefs_,
+            self.intercepts_,
+            self.activation,
+            self.out_activation_,
+            layers=self._inference_layers(X),
         )
+
+    def _inference_layers(self, X):
+        """Compact copies of the layers that multiply faster that way.
+
+        Built on first use and kept until the weights change (a new fit, or
+        any change to ``coefs_``, which the key below notices).
+        """
+        key = tuple(
+            (id(c), c.shape, c.nnz if sp.issparse(c) else float(np.sum(c)))
+            for c in self.coefs_
+        )
+        cached = getattr(self, "_inference_cache", None)
+        if cached is None or cached[0] != key:
+            layers = []
+            for coef, mask in zip(self.coefs_, self.coef_masks_):
+                dense = coef.toarray() if sp.issparse(coef) else coef
+                density = np.count_nonzero(mask) / mask.size
+                # Decide for a large batch; small ones check again below.
+                if (
+                    mask.size >= _MIN_COMPACT_SIZE
+                    and choose_kernel(density, 10_000, "forward") == "sparse"
+                ):
+                    layers.append(SparseLayer.from_dense(dense, mask))
+                else:
+                    layers.append(None)
+            cached = self._inference_cache = (key, layers)
+        layers = list(cached[1])
+        if sp.issparse(X) or X.dtype != self.coefs_[0].dtype:
+            layers[0] = None
+        n_samples = X.shape[0]
+        return [
+            layer
+            if layer is not None
+            and choose_kernel(layer.density, n_samples, "forward") == "sparse"
+            else None
+            for layer in layers
+        ]
+
+    def _clear_inference_layers(self):
+        self.__dict__.pop("_inference_cache", None)
 
     def _predict(self, X, check_input=True):
         y_pred = self._forward_pass_fast(X, check_input=check_input)
@@ -1051,6 +1158,8 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
     def __getstate__(self):
         # A copy: the base class may hand back the live __dict__.
         state = dict(super().__getstate__())
+        # Rebuilt on the first prediction after loading.
+        state.pop("_inference_cache", None)
         masks = state.get("coef_masks_")
         if not isinstance(masks, list):
             return state

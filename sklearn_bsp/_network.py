@@ -97,7 +97,14 @@ def binary_log_loss(y_true, y_prob, sample_weight=None):
 LOSS_FUNCTIONS = {"softmax": log_loss, "logistic": binary_log_loss}
 
 
-def forward(X, coefs, intercepts, activation, out_activation):
+def _product(a, coef, layer):
+    """``a @ coef``, through the compact layer's kernel when there is one."""
+    if layer is not None:
+        return layer.forward(a)
+    return safe_sparse_dot(a, coef)
+
+
+def forward(X, coefs, intercepts, activation, out_activation, layers=None):
     """Compute the network's output for ``X`` (inference, no dropout).
 
     Parameters
@@ -110,6 +117,9 @@ def forward(X, coefs, intercepts, activation, out_activation):
         Name of the hidden activation.
     out_activation : str
         Name of the output activation.
+    layers : list of (SparseLayer or None), default=None
+        Compact copies of the weight matrices to multiply with instead of
+        ``coefs`` (same values, computed over alive synapses only).
 
     Returns
     -------
@@ -118,9 +128,10 @@ def forward(X, coefs, intercepts, activation, out_activation):
     """
     hidden = ACTIVATIONS[activation]
     last = len(coefs) - 1
+    layers = layers or [None] * len(coefs)
     a = X
     for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
-        a = safe_sparse_dot(a, coef)
+        a = _product(a, coef, layers[i])
         a += intercept
         if i != last:
             hidden(a)
@@ -142,6 +153,10 @@ class MaskedNetwork:
     masks : list of (ndarray of bool or None)
         True where a synapse is alive; None for a layer with no pruned
         synapse (its gradient is left as is).
+    layers : list of (SparseLayer or None), default=None
+        For a compacted layer, the kernels that compute its products over
+        alive synapses; its entry of ``coefs`` (and of ``masks``) is then the
+        1-D array of the stored synapses' values, in the layer's order.
     activation : str
         Name of the hidden activation.
     out_activation : {"softmax", "logistic"}
@@ -166,7 +181,9 @@ class MaskedNetwork:
         alpha=0.0,
         dropout=0.0,
         rng=None,
+        layers=None,
     ):
+        self.layers = layers if layers is not None else [None] * len(coefs)
         self.coefs = coefs
         self.intercepts = intercepts
         self.masks = masks
@@ -189,7 +206,7 @@ class MaskedNetwork:
         scales = [None] * len(self.coefs)
         raw = [None] * len(self.coefs)
         for i, (coef, intercept) in enumerate(zip(self.coefs, self.intercepts)):
-            a = safe_sparse_dot(activations[i], coef)
+            a = _product(activations[i], coef, self.layers[i])
             a += intercept
             if i != last:
                 hidden(a)
@@ -245,7 +262,10 @@ class MaskedNetwork:
             intercept_grads[i] = np.sum(delta, axis=0) / sw_sum
             if i == 0:
                 break
-            delta = safe_sparse_dot(delta, self.coefs[i].T)
+            if self.layers[i] is not None:
+                delta = self.layers[i].backward(delta)
+            else:
+                delta = safe_sparse_dot(delta, self.coefs[i].T)
             if scales[i - 1] is not None:
                 delta *= scales[i - 1]
                 derivative(raw[i - 1], delta)
@@ -254,7 +274,10 @@ class MaskedNetwork:
         return loss, coef_grads, intercept_grads
 
     def _coef_grad(self, i, a, delta, sw_sum):
-        grad = safe_sparse_dot(a.T, delta)
+        if self.layers[i] is not None:
+            grad = self.layers[i].sampled_grad(a, delta)
+        else:
+            grad = safe_sparse_dot(a.T, delta)
         grad += self.alpha * self.coefs[i]
         grad /= sw_sum
         if self.masks[i] is not None:

@@ -1,0 +1,386 @@
+"""Pruned layers stored by their alive synapses.
+
+A layer is a weight matrix ``coef`` of shape ``(n_in, n_out)`` and a boolean
+``mask`` (True = alive synapse). :class:`SparseLayer` keeps only the alive
+synapses, in compressed columns over the inputs and outputs that still have
+one, and computes the three products a training step needs:
+
+- ``forward(X)``: ``X @ coef``;
+- ``backward(delta)``: ``delta @ coef.T``;
+- ``sampled_grad(X, delta)``: the alive entries of ``X.T @ delta``.
+
+The compiled kernels (``_sparse_kernels``, Cython) are used when they can be
+imported; otherwise the same results come from NumPy and ``scipy.sparse``.
+:func:`choose_kernel` says when the sparse path beats the dense BLAS product,
+from crossovers measured by ``benchmarks/bench_kernels.py``.
+"""
+
+import platform
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def _cpu_runs_kernels():
+    """Whether this CPU runs the compiled kernels.
+
+    On x86-64 they are compiled for AVX2 + FMA (see ``setup.py``); importing
+    them on an older CPU would crash the interpreter, so ask NumPy's runtime
+    CPU detection first.
+    """
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return True
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # NumPy < 2
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__ as features
+        except ImportError:
+            return False
+    return bool(features.get("AVX2") and features.get("FMA3"))
+
+
+_kernels = None
+if _cpu_runs_kernels():
+    try:
+        from . import _sparse_kernels as _kernels
+    except ImportError:  # not built (e.g. a source tree without compiler)
+        _kernels = None
+
+#: Whether the compiled kernels are available.
+COMPILED = _kernels is not None
+
+# Densities (share of alive synapses) below which the sparse path is faster
+# than the dense float32 BLAS product. Measured with
+# ``python benchmarks/bench_kernels.py --threads 1`` on 2026-11-25 (machine
+# clock): AMD EPYC (Zen 3, 2 cores, KVM), OpenBLAS 0.3.31 Haswell kernel,
+# NumPy 2.4, SciPy 1.17, gcc 12 -O3 -mavx2 -mfma. Speed-up of the compiled
+# kernels over dense for the 784 x 500 layer (C / Fortran-ordered operands):
+#   n=200    forward   20 %: 1.3 / 1.5x   10 %: 3.1 / 3.7x   50 %: 0.5x
+#            backward  20 %: 1.2 / 1.7x   10 %: 1.8 / 2.1x
+#            grad      20 %: 0.9 / 0.8x   10 %: 1.7 / 1.6x
+#   n=10000  forward   20 %: 1.3 / 1.4x   10 %: 2.6 / 3.7x   50 %: 0.5x
+#            grad      20 %: 1.5 / 1.7x   10 %: 1.8 / 2.1x
+# Interpolated break-even: 27-31 % (forward, backward), 18 % (grad, n=200).
+# The thresholds keep a margin because the machine was shared while measuring
+# and a 500 x 10 output layer breaks even lower (backward: 10 %), where the
+# products take tens of microseconds either way. The best scipy.sparse layout
+# broke even at 17-20 % (n=200) and 7-9 % (n=10000) against one BLAS thread,
+# half that against two; the fallback's gradient is the dense product itself.
+_CROSSOVER_COMPILED = {"forward": 0.20, "backward": 0.20, "grad": 0.15}
+_CROSSOVER_SCIPY = {"forward": 0.05, "backward": 0.05, "grad": 0.0}
+
+
+def choose_kernel(density, n_samples=200, op="forward", compiled=None):
+    """Pick the faster way to compute one product of a pruned layer.
+
+    Parameters
+    ----------
+    density : float
+        Share of alive synapses in the layer, in ``[0, 1]``.
+    n_samples : int, default=200
+        Rows of the dense operand. The kernels work on blocks of 64 samples,
+        mostly padding for tiny batches, so below 16 samples the dense
+        product is always chosen.
+    op : {"forward", "backward", "grad"}, default="forward"
+        The product: ``X @ W``, ``delta @ W.T`` or the gradient ``X.T @ delta``.
+    compiled : bool or None, default=None
+        Whether the compiled kernels would be used; None means "if available".
+
+    Returns
+    -------
+    kernel : {"sparse", "dense"}
+        ``"sparse"`` if :class:`SparseLayer` is expected to be faster than the
+        dense BLAS product on the masked matrix.
+    """
+    if compiled is None:
+        compiled = COMPILED
+    table = _CROSSOVER_COMPILED if compiled else _CROSSOVER_SCIPY
+    if n_samples < 16 or density >= table[op]:
+        return "dense"
+    return "sparse"
+
+
+class SparseLayer:
+    """A pruned weight matrix stored by its alive synapses.
+
+    Build it with :meth:`from_dense`. The alive synapses are kept in
+    compressed columns over *compact* indices: column ``j`` is output neuron
+    ``cols[j]``; synapse ``k`` of that column connects input
+    ``rows[indices[k]]`` with value ``data[k]``. Inputs without an alive
+    synapse and outputs without an alive input are not stored: their column of
+    ``forward`` and of ``backward`` is 0.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(n_in, n_out)`` of the dense weight matrix.
+    rows : ndarray of int32
+        Inputs with at least one alive synapse, increasing.
+    cols : ndarray of int32
+        Outputs with at least one alive synapse, increasing.
+    indptr, indices : ndarray of int32
+        Compressed columns over ``rows`` (indices into ``rows``).
+    data : ndarray of float32 or float64
+        Weights of the alive synapses, in the order of ``indices``.
+    use_compiled : bool, default=True
+        Use the compiled kernels if they are available; False forces the
+        NumPy / SciPy implementation.
+    n_threads : int, default=-1
+        OpenMP threads for the compiled kernels; -1 means all.
+
+    Attributes
+    ----------
+    nnz : int
+        Number of alive synapses.
+    density : float
+        ``nnz / (n_in * n_out)``.
+    compiled : bool
+        Whether the compiled kernels are used.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> coef = np.array([[1.0, 0.0], [0.0, 0.0], [2.0, 3.0]], dtype=np.float32)
+    >>> layer = SparseLayer.from_dense(coef, coef != 0)
+    >>> layer.forward(np.ones((1, 3), dtype=np.float32))
+    array([[3., 3.]], dtype=float32)
+    >>> layer.rows, layer.data
+    (array([0, 2], dtype=int32), array([1., 2., 3.], dtype=float32))
+    """
+
+    def __init__(
+        self,
+        shape,
+        rows,
+        cols,
+        indptr,
+        indices,
+        data,
+        *,
+        use_compiled=True,
+        n_threads=-1,
+    ):
+        self.shape = tuple(shape)
+        self.rows = np.asarray(rows, dtype=np.int32)
+        self.cols = np.asarray(cols, dtype=np.int32)
+        self.indptr = np.asarray(indptr, dtype=np.int32)
+        self.indices = np.asarray(indices, dtype=np.int32)
+        self.data = np.ascontiguousarray(data)
+        if self.data.dtype not in (np.float32, np.float64):
+            self.data = self.data.astype(np.float64)
+        self.compiled = bool(use_compiled) and COMPILED
+        self.n_threads = n_threads
+        # Compressed rows for the backward pass: the same synapses, grouped
+        # by input; values are gathered from ``data`` through ``_perm``.
+        position = sp.csc_array(
+            (np.arange(self.nnz, dtype=np.int64), self.indices, self.indptr),
+            shape=(len(self.rows), len(self.cols)),
+        ).tocsr()
+        position.sort_indices()
+        self._t_indptr = position.indptr.astype(np.int32)
+        self._t_indices = position.indices.astype(np.int32)
+        self._perm = position.data
+
+    @classmethod
+    def from_dense(cls, coef, mask=None, **kwargs):
+        """Build the layer from a dense weight matrix and its mask.
+
+        Parameters
+        ----------
+        coef : ndarray of shape (n_in, n_out)
+            Weights; float32 stays float32, other dtypes become float64.
+        mask : ndarray of bool of shape (n_in, n_out), default=None
+            True for alive synapses; None means ``coef != 0``.
+        **kwargs
+            ``use_compiled`` and ``n_threads``, see :class:`SparseLayer`.
+
+        Returns
+        -------
+        layer : SparseLayer
+        """
+        coef = np.asarray(coef)
+        if coef.dtype not in (np.float32, np.float64):
+            coef = coef.astype(np.float64)
+        mask = coef != 0 if mask is None else np.asarray(mask, dtype=bool)
+        if mask.shape != coef.shape or coef.ndim != 2:
+            raise ValueError(
+                f"coef and mask must be 2-d of the same shape, got {coef.shape} "
+                f"and {mask.shape}"
+            )
+        rows = np.flatnonzero(mask.any(axis=1))
+        cols = np.flatnonzero(mask.any(axis=0))
+        compact = mask[np.ix_(rows, cols)]
+        # Column-major walk of the compact mask = compressed-column order.
+        col_of, row_of = np.nonzero(compact.T)
+        indptr = np.zeros(len(cols) + 1, dtype=np.int32)
+        np.cumsum(np.bincount(col_of, minlength=len(cols)), out=indptr[1:])
+        data = coef[rows[row_of], cols[col_of]]
+        return cls(coef.shape, rows, cols, indptr, row_of, data, **kwargs)
+
+    @property
+    def nnz(self):
+        return len(self.indices)
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def density(self):
+        size = self.shape[0] * self.shape[1]
+        return self.nnz / size if size else 0.0
+
+    def _synapse_cols(self):
+        """Compact column of each stored synapse."""
+        return np.repeat(np.arange(len(self.cols)), np.diff(self.indptr))
+
+    def to_dense(self):
+        """Return the dense weight matrix, 0 at pruned synapses.
+
+        Returns
+        -------
+        coef : ndarray of shape (n_in, n_out)
+        """
+        coef = np.zeros(self.shape, dtype=self.dtype)
+        coef[self.rows[self.indices], self.cols[self._synapse_cols()]] = self.data
+        return coef
+
+    def mask(self):
+        """Return the boolean mask of alive synapses, shape (n_in, n_out)."""
+        mask = np.zeros(self.shape, dtype=bool)
+        mask[self.rows[self.indices], self.cols[self._synapse_cols()]] = True
+        return mask
+
+    def update_values(self, values):
+        """Overwrite the weights of the alive synapses, keeping the structure.
+
+        Parameters
+        ----------
+        values : ndarray of shape (nnz,) or (n_in, n_out)
+            New weights in the order of ``data``, or a dense matrix from
+            which the alive entries are taken.
+        """
+        values = np.asarray(values)
+        if values.ndim == 2:
+            values = values[self.rows[self.indices], self.cols[self._synapse_cols()]]
+        self.data[:] = values
+
+    def _check(self, X, n_features):
+        X = np.asarray(X)
+        if X.dtype != self.dtype:
+            X = X.astype(self.dtype)
+        if X.ndim != 2 or X.shape[1] != n_features:
+            raise ValueError(f"expected shape (n_samples, {n_features}), got {X.shape}")
+        return X
+
+    def forward(self, X):
+        """Compute ``X @ coef``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_in)
+            Any memory order; Fortran order (samples contiguous) is fastest.
+
+        Returns
+        -------
+        Y : ndarray of shape (n_samples, n_out), Fortran-ordered
+            In the dtype of the layer. Fortran order is what the kernels
+            write without a transposition, and what the next layer reads best.
+        """
+        X = self._check(X, self.shape[0])
+        n, n_out = X.shape[0], self.shape[1]
+        alloc = np.empty if len(self.cols) == n_out else np.zeros
+        out_t = alloc((n_out, n), dtype=self.dtype)
+        if self.compiled:
+            _kernels.spmm(
+                X,
+                self.rows,
+                self.indptr,
+                self.indices,
+                self.data,
+                self.cols,
+                out_t,
+                self.n_threads,
+            )
+        else:
+            out_t[self.cols] = (self._scipy_csc().T @ X[:, self.rows].T).astype(
+                self.dtype, copy=False
+            )
+        return out_t.T
+
+    def backward(self, delta):
+        """Compute ``delta @ coef.T`` (the error of the previous layer).
+
+        Parameters
+        ----------
+        delta : ndarray of shape (n_samples, n_out)
+
+        Returns
+        -------
+        D : ndarray of shape (n_samples, n_in), Fortran-ordered
+        """
+        delta = self._check(delta, self.shape[1])
+        n, n_in = delta.shape[0], self.shape[0]
+        alloc = np.empty if len(self.rows) == n_in else np.zeros
+        out_t = alloc((n_in, n), dtype=self.dtype)
+        if self.compiled:
+            _kernels.spmm(
+                delta,
+                self.cols,
+                self._t_indptr,
+                self._t_indices,
+                self.data[self._perm],
+                self.rows,
+                out_t,
+                self.n_threads,
+            )
+        else:
+            out_t[self.rows] = (self._scipy_csc() @ delta[:, self.cols].T).astype(
+                self.dtype, copy=False
+            )
+        return out_t.T
+
+    def sampled_grad(self, X, delta):
+        """Compute the alive entries of ``X.T @ delta``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_in)
+            Input of the layer.
+        delta : ndarray of shape (n_samples, n_out)
+            Error at the output of the layer.
+
+        Returns
+        -------
+        grad : ndarray of shape (nnz,)
+            ``grad[k] = sum_n X[n, rows[indices[k]]] * delta[n, cols[j]]`` for
+            synapse ``k`` in column ``j``: aligned with ``data``.
+        """
+        X = self._check(X, self.shape[0])
+        delta = self._check(delta, self.shape[1])
+        if X.shape[0] != delta.shape[0]:
+            raise ValueError("X and delta must have the same number of samples")
+        grad = np.empty(self.nnz, dtype=self.dtype)
+        if self.compiled:
+            _kernels.sddmm(
+                X,
+                self.rows,
+                delta,
+                self.cols,
+                self.indptr,
+                self.indices,
+                grad,
+                self.n_threads,
+            )
+        else:
+            full = X[:, self.rows].T @ delta[:, self.cols]
+            grad[:] = full[self.indices, self._synapse_cols()]
+        return grad
+
+    def _scipy_csc(self):
+        """The compact matrix as a ``scipy.sparse`` CSC array."""
+        return sp.csc_array(
+            (self.data, self.indices, self.indptr),
+            shape=(len(self.rows), len(self.cols)),
+        )
