@@ -547,6 +547,7 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
                 "Solver produced non-finite parameter weights. The input data may"
                 " contain large values and need to be preprocessed."
             )
+        self._refresh_inference_layers()
         return self
 
     def _initialize(self, y, layer_units, dtype):
@@ -1000,31 +1001,43 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
             layers=self._inference_layers(X),
         )
 
-    def _inference_layers(self, X):
-        """Compact copies of the layers that multiply faster that way.
-
-        Built on first use and kept until the weights change (a new fit, or
-        any change to ``coefs_``, which the key below notices).
-        """
-        key = tuple(
+    def _inference_key(self):
+        # Identity, shape and a checksum of each weight matrix: a change to
+        # coefs_ (a refit, sparsify, or an edit in place) changes the key.
+        return tuple(
             (id(c), c.shape, c.nnz if sp.issparse(c) else float(np.sum(c)))
             for c in self.coefs_
         )
-        cached = getattr(self, "_inference_cache", None)
-        if cached is None or cached[0] != key:
-            layers = []
-            for coef, mask in zip(self.coefs_, self.coef_masks_):
+
+    def _build_inference_layers(self):
+        """Compact copies of the layers that multiply faster that way."""
+        layers = []
+        for coef, mask in zip(self.coefs_, self.coef_masks_):
+            density = np.count_nonzero(mask) / mask.size
+            # Decided for a large batch; smaller ones are checked per call.
+            if (
+                mask.size >= _MIN_COMPACT_SIZE
+                and choose_kernel(density, 10_000, "forward") == "sparse"
+            ):
                 dense = coef.toarray() if sp.issparse(coef) else coef
-                density = np.count_nonzero(mask) / mask.size
-                # Decide for a large batch; small ones check again below.
-                if (
-                    mask.size >= _MIN_COMPACT_SIZE
-                    and choose_kernel(density, 10_000, "forward") == "sparse"
-                ):
-                    layers.append(SparseLayer.from_dense(dense, mask))
-                else:
-                    layers.append(None)
-            cached = self._inference_cache = (key, layers)
+                layers.append(SparseLayer.from_dense(dense, mask))
+            else:
+                layers.append(None)
+        return self._inference_key(), layers
+
+    def _refresh_inference_layers(self):
+        self._inference_cache = self._build_inference_layers()
+
+    def _inference_layers(self, X):
+        """The compact layers to predict ``X`` with (None = dense product).
+
+        Built after each fit (and on loading) rather than here, so that
+        prediction never changes the estimator; weights changed since are
+        noticed by the key and handled without caching.
+        """
+        cached = getattr(self, "_inference_cache", None)
+        if cached is None or cached[0] != self._inference_key():
+            cached = self._build_inference_layers()
         layers = list(cached[1])
         if sp.issparse(X) or X.dtype != self.coefs_[0].dtype:
             layers[0] = None
@@ -1133,6 +1146,7 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
             c if sp.issparse(c) else sp.csr_matrix(c * m)
             for c, m in zip(self.coefs_, self.coef_masks_)
         ]
+        self._refresh_inference_layers()
         return self
 
     def densify(self):
@@ -1149,6 +1163,7 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         self.coefs_ = [c.toarray() if sp.issparse(c) else c for c in self.coefs_]
+        self._refresh_inference_layers()
         return self
 
     # ------------------------------------------------------------------
@@ -1212,6 +1227,8 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
                         unpack_list(arrays, masks) + arrays[len(masks) :],
                     )
         super().__setstate__(state)
+        if isinstance(masks, list) and hasattr(self, "coefs_"):
+            self._refresh_inference_layers()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

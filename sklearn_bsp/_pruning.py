@@ -42,11 +42,15 @@ def select_smallest(magnitude, alive, k):
     selected = np.zeros(magnitude.shape, dtype=bool)
     if k <= 0:
         return selected
+    # A layer with nothing pruned yet skips the masking passes.
+    all_alive = np.count_nonzero(alive) == alive.size
     # np.partition is linear time; a full sort of every layer at every
     # minibatch would dominate the cost of training.
-    threshold = np.partition(magnitude[alive], k - 1)[k - 1]
+    pool = magnitude.ravel() if all_alive else magnitude[alive]
+    threshold = np.partition(pool, k - 1)[k - 1]
     np.less(magnitude, threshold, out=selected)
-    selected &= alive
+    if not all_alive:
+        selected &= alive
     n_missing = k - np.count_nonzero(selected)
     if n_missing > 0:
         ties = np.flatnonzero(alive & (magnitude == threshold))[:n_missing]
