@@ -496,6 +496,14 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
         if not hasattr(hidden_layer_sizes, "__iter__"):
             hidden_layer_sizes = [hidden_layer_sizes]
         hidden_layer_sizes = list(hidden_layer_sizes)
+        if not all(
+            isinstance(n, Integral) and not isinstance(n, bool)
+            for n in hidden_layer_sizes
+        ):
+            raise ValueError(
+                "hidden_layer_sizes must contain integers (the number of neurons "
+                f"of each hidden layer), got {self.hidden_layer_sizes!r}."
+            )
         if np.any(np.array(hidden_layer_sizes) <= 0):
             raise ValueError(
                 "hidden_layer_sizes must be > 0, got %s." % hidden_layer_sizes
@@ -544,8 +552,9 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
         weights = chain(self.coefs_, self.intercepts_)
         if not all(np.isfinite(w).all() for w in weights):
             raise ValueError(
-                "Solver produced non-finite parameter weights. The input data may"
-                " contain large values and need to be preprocessed."
+                "Solver produced non-finite parameter weights: the fit diverged. "
+                "The input data may contain large values and need to be "
+                "preprocessed, or learning_rate_init may be too large."
             )
         self._refresh_inference_layers()
         return self
@@ -879,6 +888,10 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
                         sample_weight_batch = None
                     else:
                         sample_weight_batch = sample_weight_train[batch_idx]
+                        if not sample_weight_batch.any():
+                            # Zero weights: no loss, no gradient, no update.
+                            # (The weighted average would divide by zero.)
+                            continue
 
                     batch_loss, coef_grads, intercept_grads = network.backprop(
                         X_batch, y_batch, sample_weight_batch
@@ -897,7 +910,7 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
 
                 self.n_iter_ += 1
                 self.loss_ = accumulated_loss / X_train.shape[0]
-                if not np.isfinite(self.loss_):
+                if _diverged(self.loss_, self.loss_curve_):
                     raise ValueError(
                         f"The loss became {self.loss_} at epoch {self.n_iter_}: the "
                         "fit diverged. Lower learning_rate_init, or scale the "
@@ -1235,6 +1248,19 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.sparse = True
         tags.classifier_tags.multi_label = True
         return tags
+
+
+# A loss this many times its first value (or 1) means the weights are
+# running away: cross-entropy that large needs logits in the thousands.
+_DIVERGENCE_FACTOR = 1e4
+
+
+def _diverged(loss, loss_curve):
+    """Whether an epoch's loss shows a diverging fit."""
+    if not np.isfinite(loss):
+        return True
+    reference = max(loss_curve[0] if loss_curve else loss, 1.0)
+    return loss > _DIVERGENCE_FACTOR * reference
 
 
 def _lbfgs_takes_iprint():
