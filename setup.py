@@ -71,7 +71,12 @@ extensions = [
         ["sklearn_bsp/_sparse_kernels.pyx"],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
-    )
+    ),
+    Extension(
+        "sklearn_bsp._pruning_kernels",
+        ["sklearn_bsp/_pruning_kernels.pyx"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+    ),
 ]
 
 setup(

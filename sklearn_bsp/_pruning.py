@@ -17,6 +17,15 @@ The rule (Zhao & Zeng, 2021, section 2.2):
 
 import numpy as np
 
+from ._sparse import _cpu_runs_kernels
+
+_kernels = None
+if _cpu_runs_kernels():  # built with the same SIMD flags as the sparse kernels
+    try:
+        from . import _pruning_kernels as _kernels
+    except ImportError:  # not built: the NumPy path below does the same
+        _kernels = None
+
 PRUNING_SCOPES = ("layer", "network")
 
 
@@ -129,6 +138,16 @@ class SynapticPruner:
             Per weight matrix, the synapses pruned at this step, or None
             where none was (so callers can skip untouched layers).
         """
+        if (
+            _kernels is not None
+            and all(
+                a.flags.c_contiguous and a.dtype == d
+                for w, m, c in zip(weights, masks, counters)
+                for a, d in ((w, w.dtype), (m, np.bool_), (c, np.int32))
+            )
+            and all(w.dtype in (np.float32, np.float64) for w in weights)
+        ):
+            return self._fused_step(weights, masks, counters, patience)
         pruned = []
         for w, mask, counter, candidate in zip(
             weights, masks, counters, self.candidates(weights, masks)
@@ -144,4 +163,42 @@ class SynapticPruner:
                 pruned.append(newly)
             else:
                 pruned.append(None)
+        return pruned
+
+    def _fused_step(self, weights, masks, counters, patience):
+        """:meth:`step` with one compiled pass per matrix (same result)."""
+        groups = (
+            [[i] for i in range(len(weights))]
+            if self.scope == "layer"
+            else [list(range(len(weights)))]
+        )
+        pruned = [None] * len(weights)
+        for group in groups:
+            pools = []
+            for i in group:
+                w, m = weights[i], masks[i]
+                pools.append(np.abs(w).ravel() if m.all() else np.abs(w[m]))
+            pool = pools[0] if len(pools) == 1 else np.concatenate(pools)
+            k = int(pool.size * self.rate)
+            if k > 0:
+                pool.partition(k - 1)
+                threshold = float(pool[k - 1])
+                # After partitioning, every value below the threshold sits
+                # in front of it: the rest of the k candidates are ties.
+                n_ties = k - int(np.count_nonzero(pool[: k - 1] < pool[k - 1]))
+            else:
+                threshold, n_ties = -1.0, 0  # no candidates: all counters reset
+            for i in group:
+                newly = np.empty(masks[i].shape, dtype=bool)
+                n_newly, n_ties = _kernels.bsp_step(
+                    weights[i].ravel(),
+                    masks[i].ravel().view(np.uint8),
+                    threshold,
+                    n_ties,
+                    counters[i].ravel(),
+                    float(patience),
+                    newly.ravel().view(np.uint8),
+                )
+                if n_newly:
+                    pruned[i] = newly
         return pruned

@@ -115,3 +115,43 @@ def test_invalid_rate(rate):
 def test_invalid_scope():
     with pytest.raises(ValueError, match="scope"):
         SynapticPruner(0.1, scope="neuron")
+
+
+@pytest.mark.parametrize("scope", ["layer", "network"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_step_equals_numpy_step(scope, dtype, monkeypatch):
+    from sklearn_bsp import _pruning
+
+    if _pruning._kernels is None:
+        pytest.skip("compiled pruning kernel not built on this machine")
+    rng = np.random.default_rng(0)
+    # Rounded weights make many ties at the threshold.
+    shapes = [(40, 30), (30, 5)]
+    weights = [np.round(rng.normal(size=s), 1).astype(dtype) for s in shapes]
+    runs = {}
+    for name, kernels in (("compiled", _pruning._kernels), ("numpy", None)):
+        monkeypatch.setattr(_pruning, "_kernels", kernels)
+        w = [x.copy() for x in weights]
+        m = [np.ones(x.shape, dtype=bool) for x in w]
+        c = [np.zeros(x.shape, dtype=np.int32) for x in w]
+        pruner = SynapticPruner(0.2, scope=scope)
+        history = []
+        for _ in range(12):
+            # Drift the weights so candidates change between steps.
+            for x, mask in zip(w, m):
+                x += (np.round(rng.normal(size=x.shape), 1) * 0.05).astype(dtype)
+                x *= mask
+            pruned = pruner.step(w, m, c, patience=2)
+            history.append([None if p is None else p.copy() for p in pruned])
+        runs[name] = (w, m, c, history)
+        rng = np.random.default_rng(0)
+        weights = [np.round(rng.normal(size=s), 1).astype(dtype) for s in shapes]
+    (w1, m1, c1, h1), (w2, m2, c2, h2) = runs["compiled"], runs["numpy"]
+    for a, b in zip(w1 + m1 + c1, w2 + m2 + c2):
+        np.testing.assert_array_equal(a, b)
+    for s1, s2 in zip(h1, h2):
+        for p1, p2 in zip(s1, s2):
+            assert (p1 is None) == (p2 is None)
+            if p1 is not None:
+                np.testing.assert_array_equal(p1, p2)
+    assert not all(m.all() for m in m1)  # something was pruned
