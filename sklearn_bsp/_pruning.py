@@ -177,7 +177,7 @@ class SynapticPruner:
             pools = []
             for i in group:
                 w, m = weights[i], masks[i]
-                pools.append(np.abs(w).ravel() if m.all() else np.abs(w[m]))
+                pools.append(np.abs(w.ravel()) if m.all() else np.abs(w[m]))
             pool = pools[0] if len(pools) == 1 else np.concatenate(pools)
             k = int(pool.size * self.rate)
             if k > 0:
@@ -189,7 +189,7 @@ class SynapticPruner:
             else:
                 threshold, n_ties = -1.0, 0  # no candidates: all counters reset
             for i in group:
-                newly = np.empty(masks[i].shape, dtype=bool)
+                newly = np.zeros(masks[i].shape, dtype=bool)
                 n_newly, n_ties = _kernels.bsp_step(
                     weights[i].ravel(),
                     masks[i].ravel().view(np.uint8),

@@ -1,4 +1,4 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """One fused pass of the BSP rule over a weight matrix.
 
 Given the candidate threshold (the k-th smallest ``|w|`` among alive
@@ -20,7 +20,8 @@ def bsp_step(floating[::1] w, unsigned char[::1] alive, double threshold,
     ``|w| == threshold`` and fewer than ``n_ties`` such ties came before it
     in C order. Candidates' counters grow by one, others reset to 0; a
     counter above ``patience`` prunes its synapse (weight 0, alive 0,
-    counter 0, newly 1).
+    counter 0, newly 1). ``newly`` must come in zeroed; only pruned
+    synapses are written.
 
     Returns
     -------
@@ -31,16 +32,16 @@ def bsp_step(floating[::1] w, unsigned char[::1] alive, double threshold,
         candidates compete across the network).
     """
     cdef Py_ssize_t i, n = w.shape[0], n_newly = 0
-    cdef double a
+    # Compare in the weights' own precision (the threshold is one of them).
+    cdef floating thr = <floating> threshold, a
     cdef bint candidate
     with nogil:
         for i in range(n):
-            newly[i] = 0
             if not alive[i]:
                 continue
             a = fabs(w[i])
-            candidate = a < threshold
-            if not candidate and a == threshold and n_ties > 0:
+            candidate = a < thr
+            if not candidate and a == thr and n_ties > 0:
                 candidate = True
                 n_ties -= 1
             if candidate:
@@ -51,6 +52,8 @@ def bsp_step(floating[::1] w, unsigned char[::1] alive, double threshold,
                     counter[i] = 0
                     newly[i] = 1
                     n_newly += 1
-            else:
+            elif counter[i] != 0:
+                # Most synapses are not candidates and already at 0: skip
+                # the store.
                 counter[i] = 0
     return n_newly, n_ties
