@@ -148,3 +148,16 @@ def test_compiled_kernels_used_when_built():
     # run here.
     built = importlib.util.find_spec("sklearn_bsp._sparse_kernels") is not None
     assert _sparse.COMPILED == (built and _sparse._cpu_runs_kernels())
+
+
+def test_ci_runs_the_compiled_kernels():
+    # CI installs the package from source with a compiler: the compiled
+    # paths must be the ones under test there, not the fallbacks.
+    import os
+
+    from sklearn_bsp import _pruning, _sparse
+
+    if not os.environ.get("CI"):
+        pytest.skip("only checked in CI (CI=true)")
+    assert _sparse.COMPILED
+    assert _pruning._kernels is not None
