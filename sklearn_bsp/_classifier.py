@@ -36,6 +36,7 @@ from sklearn.utils.validation import (
 )
 
 from ._compaction import TrainingState
+from ._inference import remove_dead_neurons
 from ._network import MaskedNetwork, forward
 from ._optimizers import AdamOptimizer, SGDOptimizer
 from ._persistence import PackedMask, pack_list, unpack_list
@@ -1005,13 +1006,9 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
     def _forward_pass_fast(self, X, check_input=True):
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        coefs, intercepts, layers = self._inference_layers(X)
         return forward(
-            X,
-            self.coefs_,
-            self.intercepts_,
-            self.activation,
-            self.out_activation_,
-            layers=self._inference_layers(X),
+            X, coefs, intercepts, self.activation, self.out_activation_, layers=layers
         )
 
     def _inference_key(self):
@@ -1023,26 +1020,30 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def _build_inference_layers(self):
-        """Compact copies of the layers that multiply faster that way."""
+        """The network prediction runs: dead neurons removed, sparse layers
+        compacted where that multiplies faster."""
+        dense = [c.toarray() if sp.issparse(c) else c for c in self.coefs_]
+        coefs, intercepts, masks = remove_dead_neurons(
+            dense, self.intercepts_, self.coef_masks_, self.activation
+        )
         layers = []
-        for coef, mask in zip(self.coefs_, self.coef_masks_):
-            density = np.count_nonzero(mask) / mask.size
+        for coef, mask in zip(coefs, masks):
+            density = np.count_nonzero(mask) / max(mask.size, 1)
             # Decided for a large batch; smaller ones are checked per call.
             if (
                 mask.size >= _MIN_COMPACT_SIZE
                 and choose_kernel(density, 10_000, "forward") == "sparse"
             ):
-                dense = coef.toarray() if sp.issparse(coef) else coef
-                layers.append(SparseLayer.from_dense(dense, mask))
+                layers.append(SparseLayer.from_dense(coef, mask))
             else:
                 layers.append(None)
-        return self._inference_key(), layers
+        return self._inference_key(), (coefs, intercepts, layers)
 
     def _refresh_inference_layers(self):
         self._inference_cache = self._build_inference_layers()
 
     def _inference_layers(self, X):
-        """The compact layers to predict ``X`` with (None = dense product).
+        """The network to predict ``X`` with: weights, biases, compact layers.
 
         Built after each fit (and on loading) rather than here, so that
         prediction never changes the estimator; weights changed since are
@@ -1051,17 +1052,19 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
         cached = getattr(self, "_inference_cache", None)
         if cached is None or cached[0] != self._inference_key():
             cached = self._build_inference_layers()
-        layers = list(cached[1])
-        if sp.issparse(X) or X.dtype != self.coefs_[0].dtype:
+        coefs, intercepts, layers = cached[1]
+        layers = list(layers)
+        if sp.issparse(X) or X.dtype != coefs[0].dtype:
             layers[0] = None
         n_samples = X.shape[0]
-        return [
+        layers = [
             layer
             if layer is not None
             and choose_kernel(layer.density, n_samples, "forward") == "sparse"
             else None
             for layer in layers
         ]
+        return coefs, intercepts, layers
 
     def _clear_inference_layers(self):
         self.__dict__.pop("_inference_cache", None)

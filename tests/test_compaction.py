@@ -99,7 +99,7 @@ def test_compacted_prediction_equals_dense_prediction(data, monkeypatch):
     X, y = data
     clf = _fit(X, y, False, monkeypatch)
     proba = clf.predict_proba(X)
-    assert any(layer is not None for layer in clf._inference_cache[1])
+    assert any(layer is not None for layer in clf._inference_cache[1][2])
     clf._clear_inference_layers()
     monkeypatch.setattr(classifier_module, "_MIN_COMPACT_SIZE", 10**12)
     np.testing.assert_allclose(clf.predict_proba(X), proba, rtol=1e-5, atol=1e-7)
@@ -153,3 +153,48 @@ def test_training_state_moves_optimizer_state_with_the_layer():
     np.testing.assert_array_equal(opt.ms[0], ms)
     np.testing.assert_array_equal(coef[mask] - 1.0, (coef * 0 + coef)[mask] - 1.0)
     assert np.all(coef[~mask] == 0)
+
+
+@pytest.mark.parametrize("activation", ["relu", "logistic", "tanh", "identity"])
+def test_removing_dead_neurons_keeps_the_function(activation):
+    from sklearn_bsp._inference import remove_dead_neurons
+    from sklearn_bsp._network import forward
+
+    rng = np.random.default_rng(0)
+    shapes = [(6, 5), (5, 4), (4, 3)]
+    coefs = [rng.normal(size=s) for s in shapes]
+    intercepts = [rng.normal(size=s[1]) for s in shapes]
+    masks = [rng.random(s) < 0.7 for s in shapes]
+    masks[0][:, 1] = False  # neuron 1 of layer 1: no input, a constant
+    masks[1][1, :] = True
+    masks[1][3, :] = False  # neuron 3 of layer 1: no output, no effect
+    masks[1][:, 2] = False  # neuron 2 of layer 2: no input after that
+    masks[2][2, :] = True
+    masks[2][0, :] = False  # neuron 0 of layer 2: no output
+    coefs = [c * m for c, m in zip(coefs, masks)]
+    X = rng.normal(size=(20, 6))
+    expected = forward(X, coefs, intercepts, activation, "softmax")
+    small, biases, small_masks = remove_dead_neurons(
+        coefs, intercepts, masks, activation
+    )
+    assert [c.shape for c in small] == [(6, 3), (3, 2), (2, 3)]
+    for c, m in zip(small, small_masks):
+        assert c.shape == m.shape
+    np.testing.assert_allclose(
+        forward(X, small, biases, activation, "softmax"), expected, rtol=1e-12
+    )
+    # The inputs are untouched.
+    assert intercepts[1].shape == (4,)
+
+
+def test_prediction_with_every_hidden_neuron_dead():
+    X, y = make_classification(n_samples=100, n_features=8, random_state=0)
+    clf = BSPClassifier(hidden_layer_sizes=(5,), max_iter=2, random_state=0)
+    clf.fit(X, y)
+    clf.coef_masks_[0][:] = False
+    clf.coefs_[0][:] = 0.0
+    clf._refresh_inference_layers()
+    proba = clf.predict_proba(X)
+    # Every sample gets the same output, from the biases alone.
+    np.testing.assert_allclose(proba, np.repeat(proba[:1], len(X), axis=0))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
