@@ -176,8 +176,13 @@ class SynapticPruner:
         for group in groups:
             pools = []
             for i in group:
-                w, m = weights[i], masks[i]
-                pools.append(np.abs(w.ravel()) if m.all() else np.abs(w[m]))
+                w, m = weights[i].ravel(), masks[i].ravel()
+                if m.all():
+                    pools.append(np.abs(w))
+                else:
+                    buffer = np.empty(w.size, dtype=w.dtype)
+                    n = _kernels.gather_abs(w, m.view(np.uint8), buffer)
+                    pools.append(buffer[:n])
             pool = pools[0] if len(pools) == 1 else np.concatenate(pools)
             k = int(pool.size * self.rate)
             if k > 0:

@@ -57,3 +57,23 @@ def bsp_step(floating[::1] w, unsigned char[::1] alive, double threshold,
                 # the store.
                 counter[i] = 0
     return n_newly, n_ties
+
+
+def gather_abs(floating[::1] w, unsigned char[::1] alive, floating[::1] out):
+    """Write ``|w|`` of the alive entries, in order, to the front of ``out``.
+
+    Branch-free (every entry is written, the position only advances for
+    alive ones), so a random mask costs no mispredictions; NumPy's boolean
+    indexing is several times slower on such masks.
+
+    Returns
+    -------
+    n : int
+        Number of alive entries written.
+    """
+    cdef Py_ssize_t i, j = 0, n = w.shape[0]
+    with nogil:
+        for i in range(n):
+            out[j] = fabs(w[i])
+            j += alive[i] != 0
+    return j
