@@ -46,6 +46,16 @@ from ._sparse import SparseLayer, choose_kernel
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 
+# Per-layer arrays that are 0 wherever their mask is False, with that mask's
+# attribute: pickled as alive entries only (see __getstate__).
+_MASKED_STATE = (
+    ("coefs_", "coef_masks_"),
+    ("pruning_counters_", "coef_masks_"),
+    ("_best_coefs", "_best_masks"),
+    ("_best_counters", "_best_masks"),
+)
+_MASK_KEYS = ("coef_masks_", "_best_masks")
+
 # Weight matrices smaller than this stay dense: their products cost less
 # than setting up the sparse kernels.
 _MIN_COMPACT_SIZE = 4096
@@ -685,7 +695,7 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
                 changed = True
                 network.coefs[i] = state.weights[i]
                 network.layers[i] = state.layers[i]
-            network.masks[i] = state.network_masks()[i]
+            network.masks[i] = state.network_mask(i)
         self.compression_ = self._n_pruned / self._n_synapses
         return changed
 
@@ -1189,19 +1199,14 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
     def __getstate__(self):
         # A copy: the base class may hand back the live __dict__.
         state = dict(super().__getstate__())
-        # Rebuilt on the first prediction after loading.
+        # Rebuilt by __setstate__ on loading.
         state.pop("_inference_cache", None)
         masks = state.get("coef_masks_")
         if not isinstance(masks, list):
             return state
         # Weights, counters and optimizer state are 0 wherever a synapse is
         # pruned: keep only the alive entries, and the masks as bits.
-        for key, mask_key in (
-            ("coefs_", "coef_masks_"),
-            ("pruning_counters_", "coef_masks_"),
-            ("_best_coefs", "_best_masks"),
-            ("_best_counters", "_best_masks"),
-        ):
+        for key, mask_key in _MASKED_STATE:
             if key in state and mask_key in state:
                 state[key] = pack_list(state[key], state[mask_key])
         optimizer = state.get("_optimizer")
@@ -1212,13 +1217,13 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
                     optimizer, name, pack_list(arrays, masks) + arrays[len(masks) :]
                 )
             state["_optimizer"] = optimizer
-        for mask_key in ("coef_masks_", "_best_masks"):
+        for mask_key in _MASK_KEYS:
             if mask_key in state:
                 state[mask_key] = [PackedMask(m) for m in state[mask_key]]
         return state
 
     def __setstate__(self, state):
-        for mask_key in ("coef_masks_", "_best_masks"):
+        for mask_key in _MASK_KEYS:
             if mask_key in state:
                 state[mask_key] = [
                     m.unpack() if isinstance(m, PackedMask) else m
@@ -1226,12 +1231,7 @@ class BSPClassifier(ClassifierMixin, BaseEstimator):
                 ]
         masks = state.get("coef_masks_")
         if isinstance(masks, list):
-            for key, mask_key in (
-                ("coefs_", "coef_masks_"),
-                ("pruning_counters_", "coef_masks_"),
-                ("_best_coefs", "_best_masks"),
-                ("_best_counters", "_best_masks"),
-            ):
+            for key, mask_key in _MASKED_STATE:
                 if key in state and mask_key in state:
                     state[key] = unpack_list(state[key], state[mask_key])
             optimizer = state.get("_optimizer")

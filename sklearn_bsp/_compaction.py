@@ -134,14 +134,16 @@ class TrainingState:
         """The kernels' views, None for a dense layer."""
         return [c.layer if c is not None else None for c in self.compact]
 
+    def network_mask(self, i):
+        """Mask of layer ``i`` for the gradient: None if nothing is pruned."""
+        c = self.compact[i]
+        mask = self.masks[i]
+        full = c.n_dead == 0 if c is not None else self.alive[i] == mask.size
+        return None if full else mask
+
     def network_masks(self):
-        """Masks for the gradient: None where nothing is pruned."""
-        out = []
-        for i, mask in enumerate(self.masks):
-            c = self.compact[i]
-            full = c.n_dead == 0 if c is not None else self.alive[i] == mask.size
-            out.append(None if full else mask)
-        return out
+        """:meth:`network_mask` of every layer."""
+        return [self.network_mask(i) for i in range(len(self.masks))]
 
     def _maybe_compact(self, i):
         size = self.coefs[i].size

@@ -29,6 +29,19 @@ if _cpu_runs_kernels():  # built with the same SIMD flags as the sparse kernels
 PRUNING_SCOPES = ("layer", "network")
 
 
+def _kernel_accepts(weights, masks, counters):
+    """Whether the compiled pass can update these arrays in place."""
+    return _kernels is not None and all(
+        w.dtype in (np.float32, np.float64)
+        and m.dtype == np.bool_
+        and c.dtype == np.int32
+        and w.flags.c_contiguous
+        and m.flags.c_contiguous
+        and c.flags.c_contiguous
+        for w, m, c in zip(weights, masks, counters)
+    )
+
+
 def select_smallest(magnitude, alive, k):
     """Mark the ``k`` alive entries of smallest magnitude.
 
@@ -138,15 +151,7 @@ class SynapticPruner:
             Per weight matrix, the synapses pruned at this step, or None
             where none was (so callers can skip untouched layers).
         """
-        if (
-            _kernels is not None
-            and all(
-                a.flags.c_contiguous and a.dtype == d
-                for w, m, c in zip(weights, masks, counters)
-                for a, d in ((w, w.dtype), (m, np.bool_), (c, np.int32))
-            )
-            and all(w.dtype in (np.float32, np.float64) for w in weights)
-        ):
+        if _kernel_accepts(weights, masks, counters):
             return self._fused_step(weights, masks, counters, patience)
         pruned = []
         for w, mask, counter, candidate in zip(

@@ -5,7 +5,10 @@ non-decreasing) and ``scores`` (accuracy or any score where higher is better),
 recorded as training goes on, e.g. the test accuracy after each ``partial_fit``.
 """
 
+import time
+
 import numpy as np
+from sklearn.metrics import check_scoring
 from sklearn.utils import Bunch
 
 __all__ = ["learning_speedup", "record_learning_curve", "time_to_score"]
@@ -323,10 +326,6 @@ def record_learning_curve(
     >>> curve.epochs  # doctest: +SKIP
     array([1, 2, 3, 4, 5])
     """
-    import time
-
-    from sklearn.metrics import check_scoring
-
     if getattr(estimator, "solver", None) not in ("sgd", "adam"):
         raise ValueError(
             "record_learning_curve needs an MLP with a stochastic solver "
