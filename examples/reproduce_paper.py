@@ -38,34 +38,29 @@ import csv
 import json
 import math
 import os
+import pickle
 import platform
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import scipy
 import sklearn
 from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 import sklearn_bsp
 from sklearn_bsp import BSPClassifier
 from sklearn_bsp.datasets import load_fashion_mnist
-from sklearn_bsp.metrics import learning_speedup, record_learning_curve
+from sklearn_bsp.metrics import learning_speedup
 
 NETWORKS = ("initial", "dropout", "bsp")
 LABELS = {"initial": "initial", "dropout": "dropout", "bsp": "BSP"}
 COLORS = {"initial": "tab:blue", "dropout": "tab:orange", "bsp": "tab:green"}
 DROPOUT_GRID = (0.1, 0.25, 0.5)
 PAPER_EPOCHS = 500
-# Default cap on the length of a run, in minibatch updates: the paper's 500
-# epochs at 1,200 samples (6 minibatches each), 30 epochs at 60,000 (300
-# each). See ``default_epochs``.
-MAX_STEPS = 9000
 BATCH_SIZE = 200
 HISTOGRAM_BINS = 80
 
@@ -97,8 +92,19 @@ def parse_args(argv=None):
         "--epochs",
         type=int,
         default=None,
-        help=f"epochs per run; default: the paper's {PAPER_EPOCHS}, capped at "
-        f"{MAX_STEPS} minibatch updates (30 epochs at 60,000 samples)",
+        help=f"epochs per run; default: the paper's {PAPER_EPOCHS}",
+    )
+    parser.add_argument(
+        "--validation-epochs",
+        type=int,
+        default=None,
+        help="epochs of the runs that choose the dropout rate (default: --epochs)",
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=10,
+        help="epochs between checkpoints of a run (resumed after a restart)",
     )
     parser.add_argument("--out", type=Path, default=Path("results"))
     parser.add_argument(
@@ -152,12 +158,6 @@ def parse_args(argv=None):
     if args.figures is None:
         args.figures = args.out
     return args
-
-
-def default_epochs(n_samples):
-    """The paper's 500 epochs, capped at ``MAX_STEPS`` minibatch updates."""
-    batches = math.ceil(n_samples / min(BATCH_SIZE, n_samples))
-    return min(PAPER_EPOCHS, max(1, MAX_STEPS // batches))
 
 
 # ----------------------------------------------------------------------
@@ -252,33 +252,77 @@ def load_checkpoint(path, config):
     return run if run.get("config") == config else None
 
 
-def fit_and_record(path, config, estimator, X, y, X_test, y_test):
-    """Fit once, recording per-epoch curves; reuse the checkpoint when present."""
+def _fresh_curve():
+    return {"epochs": [], "times": [], "scores": [], "losses": [], "compressions": []}
+
+
+def _save_checkpoint(path, payload):
+    """Pickle atomically: an interrupted write leaves the previous checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+
+
+def fit_and_record(path, config, estimator, X, y, X_test, y_test, checkpoint_every=10):
+    """Train epoch by epoch, recording per-epoch curves; resumable.
+
+    The network is trained with one ``partial_fit`` call per epoch, its
+    ``random_state`` a ``RandomState`` instance, so the shuffling and the
+    initial weights continue one random stream across calls. Every
+    ``checkpoint_every`` epochs the estimator (weights, masks, counters,
+    optimizer state, random stream) and the curves so far are pickled next to
+    the JSON result; a restarted run continues from there and gives the same
+    result as an uninterrupted one. The finished run is written as JSON and
+    its checkpoint removed.
+    """
     run = load_checkpoint(path, config)
     if run is not None:
         return run
+    checkpoint = path.with_suffix(".ckpt.pkl")
+    curve = _fresh_curve()
+    if checkpoint.exists():
+        with open(checkpoint, "rb") as f:
+            saved = pickle.load(f)
+        if saved["config"] == config:
+            estimator, curve = saved["estimator"], saved["curve"]
+            print(f"  resuming {path.stem} at epoch {len(curve['epochs'])}", flush=True)
+    if not curve["epochs"]:
+        estimator.set_params(random_state=np.random.RandomState(config["seed"]))
+    classes = np.unique(y)
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        curve = record_learning_curve(estimator, X, y, X_test, y_test)
-    wall = time.perf_counter() - start
+    while len(curve["epochs"]) < config["epochs"]:
+        tic = time.perf_counter()
+        estimator.partial_fit(X, y, classes=classes)
+        seconds = time.perf_counter() - tic
+        epoch = len(curve["epochs"]) + 1
+        curve["epochs"].append(epoch)
+        curve["times"].append((curve["times"][-1] if epoch > 1 else 0.0) + seconds)
+        curve["scores"].append(float(estimator.score(X_test, y_test)))
+        curve["losses"].append(float(estimator.loss_curve_[-1]))
+        curve["compressions"].append(float(getattr(estimator, "compression_", 0.0)))
+        if epoch % checkpoint_every == 0 and epoch < config["epochs"]:
+            _save_checkpoint(
+                checkpoint,
+                {"config": config, "estimator": estimator, "curve": curve},
+            )
+            save_json(path.with_suffix(".partial.json"), {"config": config, **curve})
     run = {
         "config": config,
-        "epochs": curve.epochs.tolist(),
-        "times": curve.times.tolist(),
-        "scores": curve.scores.tolist(),
-        "losses": curve.losses.tolist(),
-        "compressions": curve.compressions.tolist(),
-        "accuracy": float(curve.scores[-1]),
+        **curve,
+        "accuracy": curve["scores"][-1],
         "compression": float(estimator.compression_),
         "layer_compressions": [float(1 - m.mean()) for m in estimator.coef_masks_],
         "pruning_rate": float(estimator.pruning_rate_),
         "final_pruning_patience": float(estimator.pruning_patience_),
-        "fit_seconds": float(curve.times[-1]),
-        "wall_seconds": wall,
+        "fit_seconds": curve["times"][-1],
+        "wall_seconds": time.perf_counter() - start,
         "histogram": weight_histogram(estimator),
     }
     save_json(path, run)
+    for leftover in (checkpoint, path.with_suffix(".partial.json")):
+        leftover.unlink(missing_ok=True)
     print(
         f"  {path.parent.parent.name}/{path.parent.name}/{path.stem}: "
         f"accuracy {run['accuracy']:.4f}, compression {run['compression']:.3f}, "
@@ -313,9 +357,15 @@ def choose_dropout(args, setting_dir, config, X, y):
     )
     scores = {}
     for rate in args.dropout_grid:
-        run_config = {**config, "network": "dropout-validation", "dropout": rate}
+        run_config = {
+            **config,
+            "epochs": args.validation_epochs or config["epochs"],
+            "network": "dropout-validation",
+            "seed": 0,
+            "dropout": rate,
+        }
         estimator = make_estimator(
-            "dropout", config["hidden"], config["epochs"], 0, args, dropout=rate
+            "dropout", config["hidden"], run_config["epochs"], 0, args, dropout=rate
         )
         run = fit_and_record(
             setting_dir / f"dropout-validation-p{rate:g}.json",
@@ -325,6 +375,7 @@ def choose_dropout(args, setting_dir, config, X, y):
             y_fit,
             X_val,
             y_val,
+            args.checkpoint_every,
         )
         scores[rate] = run["accuracy"]
     best = max(scores, key=lambda rate: (scores[rate], -rate))
@@ -334,7 +385,7 @@ def choose_dropout(args, setting_dir, config, X, y):
 def run_setting(args, data, n_samples, hidden):
     """All networks and seeds of one (samples, hidden) setting."""
     X_all, y_all, X_test, y_test = data
-    epochs = args.epochs or default_epochs(n_samples)
+    epochs = args.epochs or PAPER_EPOCHS
     config = base_config(args, n_samples, hidden, epochs)
     setting_dir = args.out / f"n{n_samples}" / f"h{hidden}"
     print(f"samples={n_samples} hidden={hidden} epochs={epochs}", flush=True)
@@ -367,6 +418,7 @@ def run_setting(args, data, n_samples, hidden):
                 y,
                 X_test,
                 y_test,
+                args.checkpoint_every,
             )
 
 
