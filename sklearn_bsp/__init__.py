@@ -1,13 +1,15 @@
 """Brain-inspired synaptic pruning (BSP) for scikit-learn.
 
-A drop-in replacement for :class:`sklearn.neural_network.MLPClassifier` that
-prunes its own synapses while it learns, after Zhao & Zeng (2021),
-*Dynamically Optimizing Network Structure Based on Synaptic Pruning in the
-Brain*, Frontiers in Systems Neuroscience 15:620558.
+Drop-in replacements for :class:`sklearn.neural_network.MLPClassifier` and
+:class:`~sklearn.neural_network.MLPRegressor` that prune their own synapses
+while they learn, after Zhao & Zeng (2021), *Dynamically Optimizing Network
+Structure Based on Synaptic Pruning in the Brain*, Frontiers in Systems
+Neuroscience 15:620558.
 """
 
 from ._classifier import BSPClassifier
+from ._regressor import BSPRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["BSPClassifier", "__version__"]
+__all__ = ["BSPClassifier", "BSPRegressor", "__version__"]

@@ -1,4 +1,4 @@
-"""Remove the hidden neurons that pruning has made dead, for prediction.
+"""The network prediction runs: dead neurons removed, sparse layers compacted.
 
 A hidden neuron whose outgoing synapses are all pruned has no effect on the
 output; one whose incoming synapses are all pruned outputs the constant
@@ -8,8 +8,10 @@ the same function (to float rounding).
 """
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._network import ACTIVATIONS
+from ._sparse import SparseLayer
 
 
 def remove_dead_neurons(coefs, intercepts, masks, activation):
@@ -52,3 +54,106 @@ def remove_dead_neurons(coefs, intercepts, masks, activation):
         coefs[i + 1] = coefs[i + 1][keep]
         masks[i + 1] = masks[i + 1][keep]
     return coefs, intercepts, masks
+
+
+def _snapshot(array):
+    """An independent copy of a weight or bias array (dense or scipy.sparse)."""
+    return array.copy()
+
+
+def _same(array, snapshot):
+    """Whether ``array`` still holds exactly the values of ``snapshot``."""
+    if sp.issparse(array) != sp.issparse(snapshot):
+        return False
+    if array.shape != snapshot.shape or array.dtype != snapshot.dtype:
+        return False
+    if sp.issparse(array):
+        return (
+            array.format == snapshot.format
+            and np.array_equal(array.indptr, snapshot.indptr)
+            and np.array_equal(array.indices, snapshot.indices)
+            and np.array_equal(array.data, snapshot.data)
+        )
+    return np.array_equal(array, snapshot)
+
+
+class InferenceNetwork:
+    """The network that prediction runs, derived from the weights and biases.
+
+    Built from ``coefs_`` and ``intercepts_`` alone: a synapse takes part
+    where its weight is non-zero, so the narrower network computes exactly
+    the function of the current arrays, whatever the masks say. Hidden
+    neurons without non-zero outputs are removed, input-less ones are folded
+    into the next biases (:func:`remove_dead_neurons`), and the layers that
+    multiply faster through the sparse kernels get a
+    :class:`~sklearn_bsp._sparse.SparseLayer`.
+
+    The network keeps a copy of the arrays it was built from; :meth:`matches`
+    compares them with the estimator's current arrays, value for value, so an
+    edit in place (``clf.intercepts_[0] += 1``) is never missed. The check
+    reads every weight once, the cost of one dense product with a single
+    sample.
+
+    Parameters
+    ----------
+    coefs, intercepts : list of ndarray or sparse matrix
+        The estimator's weights (0 where pruned) and biases.
+    activation : str
+        Name of the hidden activation.
+    policy : CompactionPolicy
+        Where the sparse kernels pay.
+    """
+
+    def __init__(self, coefs, intercepts, activation, policy):
+        self._coefs = [_snapshot(c) for c in coefs]
+        self._intercepts = [_snapshot(b) for b in intercepts]
+        dense = [c.toarray() if sp.issparse(c) else np.asarray(c) for c in coefs]
+        masks = [c != 0 for c in dense]
+        self.coefs, self.intercepts, masks = remove_dead_neurons(
+            dense, intercepts, masks, activation
+        )
+        self.kernels = []
+        for coef, mask in zip(self.coefs, masks):
+            density = np.count_nonzero(mask) / max(mask.size, 1)
+            # Decided for a large batch; smaller ones are checked per call.
+            if policy.compact_for_prediction(density, mask.size):
+                self.kernels.append(SparseLayer.from_dense(coef, mask))
+            else:
+                self.kernels.append(None)
+
+    def matches(self, coefs, intercepts):
+        """Whether the network was built from exactly these arrays.
+
+        Parameters
+        ----------
+        coefs, intercepts : list of ndarray or sparse matrix
+            The estimator's current weights and biases.
+
+        Returns
+        -------
+        matches : bool
+            False as soon as one value, shape, dtype or storage differs.
+        """
+        return (
+            len(coefs) == len(self._coefs)
+            and len(intercepts) == len(self._intercepts)
+            and all(_same(a, b) for a, b in zip(coefs, self._coefs))
+            and all(
+                _same(np.asarray(a), b) for a, b in zip(intercepts, self._intercepts)
+            )
+        )
+
+    def kernels_for(self, X, policy):
+        """The kernels worth using for ``X`` (None where a dense product is faster)."""
+        kernels = list(self.kernels)
+        if sp.issparse(X) or X.dtype != self.coefs[0].dtype:
+            # The kernels multiply dense input of the weights' own dtype.
+            kernels[0] = None
+        n_samples = X.shape[0]
+        return [
+            k
+            if k is not None
+            and policy.choose_kernel(k.density, n_samples, "forward") == "sparse"
+            else None
+            for k in kernels
+        ]

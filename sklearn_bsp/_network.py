@@ -6,6 +6,10 @@ unpruned network learns exactly the same weights. Pruning enters in one
 place: the gradient of a pruned synapse is set to 0, so neither plain SGD,
 momentum, Adam nor the L2 penalty can move a pruned weight away from 0
 (paper eqs 3-5, ``w <- p(w) * (w - lr * dE/dw)``).
+
+The activations, derivatives and losses are adapted from scikit-learn
+(``sklearn/neural_network/_base.py``), Copyright (c) 2007-2024 The
+scikit-learn developers, BSD-3-Clause License (see LICENSE).
 """
 
 import numpy as np
@@ -29,6 +33,10 @@ def _relu(X):
     np.maximum(X, 0, out=X)
 
 
+def _exp(X):
+    np.exp(X, out=X)
+
+
 def _softmax(X):
     tmp = X - X.max(axis=1)[:, np.newaxis]
     np.exp(tmp, out=X)
@@ -42,6 +50,7 @@ ACTIVATIONS = {
     "tanh": _tanh,
     "relu": _relu,
     "softmax": _softmax,
+    "exp": _exp,
 }
 
 
@@ -94,7 +103,35 @@ def binary_log_loss(y_true, y_prob, sample_weight=None):
     ).sum()
 
 
-LOSS_FUNCTIONS = {"softmax": log_loss, "logistic": binary_log_loss}
+def squared_loss(y_true, y_pred, sample_weight=None):
+    """Half the mean squared error (regression, identity output)."""
+    return (
+        0.5 * np.average((y_true - y_pred) ** 2, weights=sample_weight, axis=0).mean()
+    )
+
+
+def poisson_loss(y_true, y_pred, sample_weight=None):
+    """Half the Poisson deviance (regression, exponential output)."""
+    return np.average(
+        xlogy(y_true, y_true / y_pred) - y_true + y_pred, weights=sample_weight, axis=0
+    ).sum()
+
+
+# Looked up by the estimator's ``loss``; every pair with its output activation
+# is a canonical link, so d loss / d z = output - y (see ``backprop``).
+LOSS_FUNCTIONS = {
+    "log_loss": log_loss,
+    "binary_log_loss": binary_log_loss,
+    "squared_error": squared_loss,
+    "poisson": poisson_loss,
+}
+
+
+def loss_name(loss, out_activation):
+    """The loss function's name for a loss and output activation."""
+    if loss == "log_loss" and out_activation == "logistic":
+        return "binary_log_loss"
+    return loss
 
 
 def _product(a, coef, layer):
@@ -142,25 +179,26 @@ def forward(X, coefs, intercepts, activation, out_activation, layers=None):
 class MaskedNetwork:
     """Training-time passes of a masked MLP.
 
-    The object holds references to the estimator's lists of weights, biases
-    and masks (it copies nothing), so updates made by the optimizer and the
-    pruner are seen at the next pass.
+    The network copies nothing: at every pass it reads the weights, the
+    gradient mask and the kernels from the layers that own them, so updates
+    made by the optimizer and the pruner, and changes of storage, are seen at
+    once.
 
     Parameters
     ----------
-    coefs, intercepts : list of ndarray
-        Weights and biases of each layer.
-    masks : list of (ndarray of bool or None)
-        True where a synapse is alive; None for a layer with no pruned
-        synapse (its gradient is left as is).
-    layers : list of (SparseLayer or None), default=None
-        For a compacted layer, the kernels that compute its products over
-        alive synapses; its entry of ``coefs`` (and of ``masks``) is then the
-        1-D array of the stored synapses' values, in the layer's order.
+    layers : list of SynapseLayer
+        The weight matrices' training state (see ``sklearn_bsp._layers``).
+        A compact layer multiplies through its kernels and its ``weights``
+        is the 1-D array of the stored synapses' values.
+    intercepts : list of ndarray
+        Biases of each layer.
     activation : str
         Name of the hidden activation.
-    out_activation : {"softmax", "logistic"}
-        Name of the output activation; selects the loss.
+    out_activation : str
+        Name of the output activation.
+    loss : {"log_loss", "squared_error", "poisson"}, default="log_loss"
+        The loss; with ``out_activation="logistic"``, log-loss is the binary
+        cross-entropy of each output.
     alpha : float, default=0.0
         L2 penalty, divided by the sum of sample weights as in scikit-learn.
     dropout : float, default=0.0
@@ -172,23 +210,21 @@ class MaskedNetwork:
 
     def __init__(
         self,
-        coefs,
+        layers,
         intercepts,
-        masks,
         activation,
         out_activation,
         *,
+        loss="log_loss",
         alpha=0.0,
         dropout=0.0,
         rng=None,
-        layers=None,
     ):
-        self.layers = layers if layers is not None else [None] * len(coefs)
-        self.coefs = coefs
+        self.layers = layers
         self.intercepts = intercepts
-        self.masks = masks
         self.activation = activation
         self.out_activation = out_activation
+        self.loss = LOSS_FUNCTIONS[loss_name(loss, out_activation)]
         self.alpha = alpha
         self.dropout = dropout
         self.rng = rng
@@ -201,12 +237,12 @@ class MaskedNetwork:
         the hidden outputs before that scale (the derivatives need them).
         """
         hidden = ACTIVATIONS[self.activation]
-        last = len(self.coefs) - 1
+        last = len(self.layers) - 1
         activations = [X]
-        scales = [None] * len(self.coefs)
-        raw = [None] * len(self.coefs)
-        for i, (coef, intercept) in enumerate(zip(self.coefs, self.intercepts)):
-            a = _product(activations[i], coef, self.layers[i])
+        scales = [None] * len(self.layers)
+        raw = [None] * len(self.layers)
+        for i, (layer, intercept) in enumerate(zip(self.layers, self.intercepts)):
+            a = _product(activations[i], layer.weights, layer.kernel)
             a += intercept
             if i != last:
                 hidden(a)
@@ -227,7 +263,7 @@ class MaskedNetwork:
         X : {ndarray, sparse matrix} of shape (n_samples, n_features)
             The minibatch.
         y : ndarray of shape (n_samples, n_outputs)
-            Binarized targets.
+            Binarized (classification) or real (regression) targets.
         sample_weight : ndarray of shape (n_samples,), default=None
             Sample weights.
 
@@ -236,23 +272,24 @@ class MaskedNetwork:
         loss : float
             Data loss plus the L2 penalty.
         coef_grads, intercept_grads : list of ndarray
-            Gradients; pruned synapses get exactly 0.
+            Gradients, in each layer's storage; pruned synapses get exactly 0.
         """
         activations, scales, raw = self._forward_train(X)
         n_samples = X.shape[0]
-        loss = LOSS_FUNCTIONS[self.out_activation](y, activations[-1], sample_weight)
+        loss = self.loss(y, activations[-1], sample_weight)
         values = 0
-        for s in self.coefs:
-            s = s.ravel()
+        for layer in self.layers:
+            s = layer.weights.ravel()
             values += np.dot(s, s)
         sw_sum = n_samples if sample_weight is None else sample_weight.sum()
         loss += (0.5 * self.alpha) * values / sw_sum
 
-        n_layers = len(self.coefs)
+        n_layers = len(self.layers)
         coef_grads = [None] * n_layers
         intercept_grads = [None] * n_layers
-        # Canonical link: d loss / d z = output - y for softmax + cross-entropy
-        # and for logistic + binary cross-entropy.
+        # Canonical link: d loss / d z = output - y for softmax + cross-entropy,
+        # logistic + binary cross-entropy, identity + squared error and
+        # exp + Poisson deviance.
         delta = activations[-1] - y
         if sample_weight is not None:
             delta *= sample_weight.reshape(-1, 1)
@@ -262,10 +299,11 @@ class MaskedNetwork:
             intercept_grads[i] = np.sum(delta, axis=0) / sw_sum
             if i == 0:
                 break
-            if self.layers[i] is not None:
-                delta = self.layers[i].backward(delta)
+            layer = self.layers[i]
+            if layer.kernel is not None:
+                delta = layer.kernel.backward(delta)
             else:
-                delta = safe_sparse_dot(delta, self.coefs[i].T)
+                delta = safe_sparse_dot(delta, layer.weights.T)
             if scales[i - 1] is not None:
                 delta *= scales[i - 1]
                 derivative(raw[i - 1], delta)
@@ -274,12 +312,14 @@ class MaskedNetwork:
         return loss, coef_grads, intercept_grads
 
     def _coef_grad(self, i, a, delta, sw_sum):
-        if self.layers[i] is not None:
-            grad = self.layers[i].sampled_grad(a, delta)
+        layer = self.layers[i]
+        if layer.kernel is not None:
+            grad = layer.kernel.sampled_grad(a, delta)
         else:
             grad = safe_sparse_dot(a.T, delta)
-        grad += self.alpha * self.coefs[i]
+        grad += self.alpha * layer.weights
         grad /= sw_sum
-        if self.masks[i] is not None:
-            grad *= self.masks[i]
+        mask = layer.grad_mask
+        if mask is not None:
+            grad *= mask
         return grad

@@ -6,6 +6,16 @@ turned off a fit reproduces ``MLPClassifier`` to the last bit. The one
 addition is :meth:`BaseOptimizer.forget`: when synapses are pruned, their
 momentum or Adam moments are cleared, so that with masked gradients a pruned
 weight receives an update of exactly 0 (paper eqs 3-5).
+
+The per-parameter state lives in :attr:`BaseOptimizer.slots`, one dict of
+arrays per parameter. While a solver runs, the dict of a weight matrix is
+handed to that matrix's :class:`~sklearn_bsp._layers.SynapseLayer`, which
+owns it: when the layer changes storage (dense or compact) it replaces the
+dict's arrays, and the optimizer reads them from the dict at every update.
+
+Adapted from scikit-learn (``sklearn/neural_network/_stochastic_optimizers.py``),
+Copyright (c) 2007-2024 The scikit-learn developers, BSD-3-Clause License
+(see LICENSE).
 """
 
 import numpy as np
@@ -43,6 +53,14 @@ class BaseOptimizer:
         for param, update in zip(params, updates):
             param += update
 
+    #: Names of the per-parameter state arrays (one dict entry each).
+    slot_names = ()
+
+    def _init_slots(self, params):
+        self.slots = [
+            {name: np.zeros_like(param) for name in self.slot_names} for param in params
+        ]
+
     def forget(self, index, pruned):
         """Clear the optimizer state of pruned synapses.
 
@@ -53,18 +71,8 @@ class BaseOptimizer:
         pruned : ndarray of bool
             True where a synapse was just pruned.
         """
-        for arrays in self.state_arrays().values():
-            arrays[index][pruned] = 0
-
-    def state_arrays(self):
-        """Return the per-parameter state, by attribute name.
-
-        Returns
-        -------
-        state : dict of str to list of ndarray
-            Each list is aligned with ``params``.
-        """
-        return {}
+        for array in self.slots[index].values():
+            array[pruned] = 0
 
     def iteration_ends(self, time_step):
         """Update the learning rate at the end of an epoch.
@@ -117,9 +125,11 @@ class SGDOptimizer(BaseOptimizer):
     ----------
     learning_rate : float
         The current step size.
-    velocities : list of ndarray
-        The momentum terms, aligned with ``params``.
+    slots : list of dict
+        Per parameter, ``{"velocity": array}``: the momentum terms.
     """
+
+    slot_names = ("velocity",)
 
     def __init__(
         self,
@@ -135,17 +145,7 @@ class SGDOptimizer(BaseOptimizer):
         self.momentum = momentum
         self.nesterov = nesterov
         self.power_t = power_t
-        self.velocities = [np.zeros_like(param) for param in params]
-
-    def state_arrays(self):
-        """Return the velocities, by attribute name.
-
-        Returns
-        -------
-        state : dict of str to list of ndarray
-            ``{"velocities": velocities}``.
-        """
-        return {"velocities": self.velocities}
+        self._init_slots(params)
 
     def iteration_ends(self, time_step):
         """Update the "invscaling" step size at the end of an epoch.
@@ -189,16 +189,13 @@ class SGDOptimizer(BaseOptimizer):
         return False
 
     def _get_updates(self, grads):
-        updates = [
-            self.momentum * velocity - self.learning_rate * grad
-            for velocity, grad in zip(self.velocities, grads)
-        ]
-        self.velocities = updates
-        if self.nesterov:
-            updates = [
-                self.momentum * velocity - self.learning_rate * grad
-                for velocity, grad in zip(self.velocities, grads)
-            ]
+        updates = []
+        for slot, grad in zip(self.slots, grads):
+            update = self.momentum * slot["velocity"] - self.learning_rate * grad
+            slot["velocity"] = update
+            if self.nesterov:
+                update = self.momentum * update - self.learning_rate * grad
+            updates.append(update)
         return updates
 
 
@@ -224,9 +221,12 @@ class AdamOptimizer(BaseOptimizer):
         The current (bias-corrected) step size.
     t : int
         Number of updates so far.
-    ms, vs : list of ndarray
-        First and second moment estimates, aligned with ``params``.
+    slots : list of dict
+        Per parameter, ``{"m": array, "v": array}``: the first and second
+        moment estimates.
     """
+
+    slot_names = ("m", "v")
 
     def __init__(
         self, params, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8
@@ -236,35 +236,19 @@ class AdamOptimizer(BaseOptimizer):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.t = 0
-        self.ms = [np.zeros_like(param) for param in params]
-        self.vs = [np.zeros_like(param) for param in params]
-
-    def state_arrays(self):
-        """Return the moment estimates, by attribute name.
-
-        Returns
-        -------
-        state : dict of str to list of ndarray
-            ``{"ms": ms, "vs": vs}``.
-        """
-        return {"ms": self.ms, "vs": self.vs}
+        self._init_slots(params)
 
     def _get_updates(self, grads):
         self.t += 1
-        self.ms = [
-            self.beta_1 * m + (1 - self.beta_1) * grad
-            for m, grad in zip(self.ms, grads)
-        ]
-        self.vs = [
-            self.beta_2 * v + (1 - self.beta_2) * (grad**2)
-            for v, grad in zip(self.vs, grads)
-        ]
+        for slot, grad in zip(self.slots, grads):
+            slot["m"] = self.beta_1 * slot["m"] + (1 - self.beta_1) * grad
+            slot["v"] = self.beta_2 * slot["v"] + (1 - self.beta_2) * (grad**2)
         self.learning_rate = (
             self.learning_rate_init
             * np.sqrt(1 - self.beta_2**self.t)
             / (1 - self.beta_1**self.t)
         )
         return [
-            -self.learning_rate * m / (np.sqrt(v) + self.epsilon)
-            for m, v in zip(self.ms, self.vs)
+            -self.learning_rate * slot["m"] / (np.sqrt(slot["v"]) + self.epsilon)
+            for slot in self.slots
         ]

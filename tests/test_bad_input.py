@@ -374,11 +374,6 @@ def test_bad_pruning_parameters(param, value, allowed, method):
     assert not hasattr(clf, "coefs_")
 
 
-def test_lbfgs_with_pruning_says_why():
-    with pytest.raises(ValueError, match=r"lbfgs.*cannot prune.*pruning_rate=0"):
-        BSPClassifier(solver="lbfgs", pruning_rate=0.1).fit(X, Y)
-
-
 @pytest.mark.parametrize("sizes", [(2.5,), (4, "8"), (4, None)])
 def test_non_integer_hidden_layer_sizes_name_the_parameter(sizes):
     # MLPClassifier fails deep inside NumPy here ("'float' object cannot be

@@ -113,12 +113,6 @@ def test_lbfgs_without_pruning_equals_mlpclassifier(digits):
     assert bsp.loss_ == pytest.approx(mlp.loss_)
 
 
-def test_lbfgs_refuses_to_prune_with_a_reason(digits):
-    X, y = digits
-    with pytest.raises(ValueError, match="lbfgs.*cannot prune.*pruning_rate=0"):
-        BSPClassifier(solver="lbfgs").fit(X, y)
-
-
 def test_lbfgs_warm_start_keeps_pruned_synapses_at_zero(digits):
     X, y = digits
     clf = BSPClassifier(

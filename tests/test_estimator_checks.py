@@ -1,30 +1,31 @@
-"""scikit-learn's own estimator checks, one test per check."""
+"""scikit-learn's own estimator checks, as a user runs them: nothing excused."""
 
-from sklearn.utils.estimator_checks import parametrize_with_checks
+import pytest
+from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 
-from sklearn_bsp import BSPClassifier
+from sklearn_bsp import BSPClassifier, BSPRegressor
+
+ESTIMATORS = [
+    BSPClassifier(),
+    BSPRegressor(),
+    # The same checks with pruning that really happens within the few
+    # epochs and small data sets the checks use.
+    BSPClassifier(pruning_rate=0.1, pruning_patience=5),
+    BSPRegressor(pruning_rate=0.1, pruning_patience=5),
+    BSPClassifier(solver="lbfgs", pruning_rate=0.1, pruning_patience=3),
+    BSPRegressor(solver="lbfgs", pruning_rate=0.1, pruning_patience=3),
+]
 
 
-def _expected_failed_checks(estimator):
-    return {
-        # Run for every estimator with a `sparsify` method, this check is
-        # written for linear models: it asserts that the single matrix
-        # `coef_` becomes sparse. An MLP has a list `coefs_` and no `coef_`;
-        # sparsify()/densify() of `coefs_` (predictions unchanged, pickling,
-        # refitting) are tested in tests/test_workflows.py.
-        "check_sparsify_coefficients": "linear-model check: MLPs have coefs_, "
-        "not coef_ (sparsify() is tested in test_workflows.py)",
-    }
-
-
-@parametrize_with_checks(
-    [
-        BSPClassifier(),
-        # The same checks with pruning that really happens within the few
-        # epochs and small data sets the checks use.
-        BSPClassifier(pruning_rate=0.1, pruning_patience=5),
-    ],
-    expected_failed_checks=_expected_failed_checks,
-)
+@parametrize_with_checks(ESTIMATORS)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("estimator", [BSPClassifier(), BSPRegressor()], ids=repr)
+def test_plain_check_estimator_reports_no_failure(estimator):
+    # Exactly what a user types; a failed check raises.
+    results = check_estimator(estimator, on_fail=None)
+    failed = [r for r in results if r["status"] in ("failed", "xfail")]
+    assert failed == [], failed

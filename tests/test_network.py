@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from sklearn_bsp._layers import SynapseLayer
 from sklearn_bsp._network import MaskedNetwork, forward
 
 
@@ -16,7 +17,18 @@ def _net(activation="tanh", out="softmax", alpha=0.1, masks=None, seed=0):
             if m is not None:
                 c *= m
     masks = masks if masks is not None else [None, None]
-    return MaskedNetwork(coefs, intercepts, masks, activation, out, alpha=alpha)
+    layers = [
+        SynapseLayer(
+            c,
+            np.ones(c.shape, dtype=bool) if m is None else m,
+            np.zeros(c.shape, dtype=np.int32),
+            {},
+        )
+        for c, m in zip(coefs, masks)
+    ]
+    net = MaskedNetwork(layers, intercepts, activation, out, alpha=alpha)
+    net.coefs = coefs  # the arrays the layers hand out, for the tests below
+    return net
 
 
 def _data(out, seed=1):

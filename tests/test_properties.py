@@ -236,11 +236,7 @@ def _state(clf):
         "compression_curve": [np.asarray(clf.compression_curve_)],
     }
     opt = clf._optimizer
-    state["optimizer"] = [
-        *getattr(opt, "velocities", []),
-        *getattr(opt, "ms", []),
-        *getattr(opt, "vs", []),
-    ]
+    state["optimizer"] = [a for slot in opt.slots for a in slot.values()]
     return state
 
 

@@ -132,10 +132,9 @@ def _state(clf):
         ],
         "classes_": [np.asarray(clf.classes_)],
     }
-    if hasattr(opt, "velocities"):
-        state["optimizer"] = opt.velocities
-    else:
-        state["optimizer"] = [*opt.ms, *opt.vs, np.asarray([opt.t])]
+    state["optimizer"] = [a for slot in opt.slots for a in slot.values()]
+    if hasattr(opt, "t"):
+        state["optimizer"].append(np.asarray([opt.t]))
     if isinstance(clf.random_state, np.random.RandomState):
         _, keys, pos, has_gauss, cached = clf.random_state.get_state()
         state["random_state"] = [keys, np.asarray([pos, has_gauss, cached])]

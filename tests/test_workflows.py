@@ -129,32 +129,33 @@ def test_pickle_size_follows_alive_synapses_and_round_trip_is_exact(digits, solv
         for a, b in zip(getattr(pruned, name), getattr(loaded, name)):
             assert a.dtype == b.dtype
             np.testing.assert_array_equal(a, b)
-    for key, arrays in pruned._optimizer.state_arrays().items():
-        for a, b in zip(arrays, loaded._optimizer.state_arrays()[key]):
-            np.testing.assert_array_equal(a, b)
+    for slot, loaded_slot in zip(pruned._optimizer.slots, loaded._optimizer.slots):
+        assert slot.keys() == loaded_slot.keys()
+        for key in slot:
+            np.testing.assert_array_equal(slot[key], loaded_slot[key])
     # Pickling does not touch the live estimator.
     assert all(isinstance(c, np.ndarray) for c in pruned.coefs_)
 
 
-def test_sparsify_densify_round_trip(digits):
+def test_sparsify_coefs_densify_coefs_round_trip(digits):
     import scipy.sparse as sp
 
     X, y = digits
     clf = _clf(pruning_rate=0.2, pruning_patience=3).fit(X / 16, y)
     proba = clf.predict_proba(X / 16)
     dense = [c.copy() for c in clf.coefs_]
-    assert clf.sparsify() is clf
+    assert clf.sparsify_coefs() is clf
     assert all(sp.issparse(c) for c in clf.coefs_)
     assert sum(c.nnz for c in clf.coefs_) <= sum(m.sum() for m in clf.coef_masks_)
     np.testing.assert_allclose(clf.predict_proba(X / 16), proba, rtol=1e-6)
     loaded = pickle.loads(pickle.dumps(clf))
     np.testing.assert_allclose(loaded.predict_proba(X / 16), proba, rtol=1e-6)
-    clf.densify()
+    clf.densify_coefs()
     for a, b in zip(dense, clf.coefs_):
         assert isinstance(b, np.ndarray)
         np.testing.assert_array_equal(a, b)
     # Training again goes through dense arrays and keeps the masks.
-    clf.sparsify().set_params(warm_start=True, max_iter=2).fit(X / 16, y)
+    clf.sparsify_coefs().set_params(warm_start=True, max_iter=2).fit(X / 16, y)
     assert all(isinstance(c, np.ndarray) for c in clf.coefs_)
     for c, m in zip(clf.coefs_, clf.coef_masks_):
         assert np.all(c[~m] == 0)

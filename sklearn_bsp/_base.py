@@ -1,0 +1,893 @@
+"""The shared base of BSPClassifier and BSPRegressor.
+
+One class owns what the two estimators share, the way scikit-learn's
+``BaseMultilayerPerceptron`` does for ``MLPClassifier`` and ``MLPRegressor``:
+the parameters, the network's initialisation, the training loops of every
+solver, the pruning steps, the storage of pruned layers, prediction through
+the compacted network and persistence. The subclasses differ only where
+scikit-learn's do: targets, output activation, loss, predictions and score.
+
+The training loops are adapted from scikit-learn
+(``sklearn/neural_network/_multilayer_perceptron.py``), Copyright (c)
+2007-2024 The scikit-learn developers, BSD-3-Clause License (see LICENSE).
+"""
+
+import warnings
+from abc import ABCMeta, abstractmethod
+from itertools import chain
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import _safe_indexing, check_random_state, gen_batches, shuffle
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.optimize import _check_optimize_result
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._inference import InferenceNetwork
+from ._layers import CompactionPolicy, SynapseLayer
+from ._network import MaskedNetwork, forward
+from ._optimizers import AdamOptimizer, SGDOptimizer
+from ._persistence import pack_state, unpack_state
+from ._pruning import SynapticPruner
+from ._schedules import auto_pruning_patience, auto_pruning_rate
+
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+
+class BaseBSP(BaseEstimator, metaclass=ABCMeta):
+    """Base class of the pruning multi-layer perceptrons.
+
+    Warning: This class should not be used directly. Use
+    :class:`~sklearn_bsp.BSPClassifier` or :class:`~sklearn_bsp.BSPRegressor`.
+    """
+
+    # Where compact storage and the sparse kernels pay (measured crossovers).
+    # A class attribute, so a subclass (or a test) can pass another policy
+    # without touching module state.
+    _compaction_policy = CompactionPolicy()
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "pruning_rate": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="left")],
+        "pruning_patience": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "pruning_unit": [StrOptions({"batch", "epoch"})],
+        "pruning_scope": [StrOptions({"layer", "network"})],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+    }
+
+    @abstractmethod
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        pruning_rate="auto",
+        pruning_patience="auto",
+        pruning_unit="batch",
+        pruning_scope="layer",
+        dropout=0.0,
+        loss=None,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.pruning_rate = pruning_rate
+        self.pruning_patience = pruning_patience
+        self.pruning_unit = pruning_unit
+        self.pruning_scope = pruning_scope
+        self.dropout = dropout
+        self.loss = loss
+
+    # ------------------------------------------------------------------
+    # What the classifier and the regressor define
+    # ------------------------------------------------------------------
+
+    @abstractmethod
+    def _validate_input(self, X, y, incremental, reset):
+        """Validate ``X`` and ``y``; return ``y`` in the form the loss takes."""
+
+    @abstractmethod
+    def _output_activation(self):
+        """Name of the output activation, known after ``_validate_input``."""
+
+    @abstractmethod
+    def _predict(self, X, check_input=True):
+        """Predictions without the fitted check."""
+
+    @abstractmethod
+    def _score(self, X, y, sample_weight=None):
+        """The stopping rule's validation score, without input validation."""
+
+    # ------------------------------------------------------------------
+    # Fitting
+    # ------------------------------------------------------------------
+
+    def _check_solver(self):
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                "partial_fit is only available for stochastic"
+                " optimizers. %s is not stochastic." % self.solver
+            )
+        return True
+
+    def _hidden_layer_sizes(self):
+        hidden_layer_sizes = self.hidden_layer_sizes
+        if not hasattr(hidden_layer_sizes, "__iter__"):
+            hidden_layer_sizes = [hidden_layer_sizes]
+        hidden_layer_sizes = list(hidden_layer_sizes)
+        if not all(
+            isinstance(n, Integral) and not isinstance(n, bool)
+            for n in hidden_layer_sizes
+        ):
+            raise ValueError(
+                "hidden_layer_sizes must contain integers (the number of neurons "
+                f"of each hidden layer), got {self.hidden_layer_sizes!r}."
+            )
+        if np.any(np.array(hidden_layer_sizes) <= 0):
+            raise ValueError(
+                "hidden_layer_sizes must be > 0, got %s." % hidden_layer_sizes
+            )
+        return hidden_layer_sizes
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        hidden_layer_sizes = self._hidden_layer_sizes()
+        first_pass = not hasattr(self, "coefs_") or (
+            not self.warm_start and not incremental
+        )
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+        if y.ndim == 1:
+            y = y.reshape((-1, 1))
+        layer_units = [X.shape[1]] + hidden_layer_sizes + [y.shape[1]]
+        if not first_pass:
+            shapes = [tuple(c.shape) for c in self.coefs_]
+            if shapes != list(zip(layer_units[:-1], layer_units[1:])):
+                raise ValueError(
+                    "The network of the previous fit has layers "
+                    f"{[s[1] for s in shapes[:-1]]}, but hidden_layer_sizes is "
+                    f"{hidden_layer_sizes}. Set warm_start=False to start anew."
+                )
+            if any(sp.issparse(c) for c in self.coefs_):
+                # Training updates dense arrays; sparsify_coefs() afterwards.
+                self.densify_coefs()
+            self._complete_pruning_state()
+        self.n_outputs_ = y.shape[1]
+
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(y, layer_units, X.dtype)
+        # Stale from here on; rebuilt once the weights are final.
+        self.__dict__.pop("_inference", None)
+
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self._fit_stochastic(X, y, sample_weight, incremental, first_pass)
+        else:
+            self._fit_lbfgs(X, y, sample_weight)
+
+        weights = chain(self.coefs_, self.intercepts_)
+        if not all(np.isfinite(w).all() for w in weights):
+            raise ValueError(_divergence_message(np.inf, self.n_iter_))
+        self._refresh_inference()
+        return self
+
+    def _initialize(self, y, layer_units, dtype):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._output_activation()
+
+        self.coefs_ = []
+        self.intercepts_ = []
+        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+            coef_init, intercept_init = self._init_coef(fan_in, fan_out, dtype)
+            self.coefs_.append(coef_init)
+            self.intercepts_.append(intercept_init)
+        self.coef_masks_ = [np.ones(c.shape, dtype=bool) for c in self.coefs_]
+        self.pruning_counters_ = [
+            np.zeros(c.shape, dtype=np.int32) for c in self.coefs_
+        ]
+        self.compression_ = 0.0
+        self.compression_curve_ = []
+        self._schedule_n_samples = None
+        self.__dict__.pop("_optimizer", None)
+        if self.early_stopping:
+            # Only early stopping restores a snapshot; without it, a copy of
+            # every weight would only double memory and pickle size.
+            self._snapshot_best()
+
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _complete_pruning_state(self):
+        """Derive the pruning state from ``coefs_`` where it is missing.
+
+        ``coefs_`` and ``intercepts_`` are the truth: a network whose weights
+        were set by hand (as scikit-learn's own tests do with MLPClassifier)
+        resumes with every synapse alive and every counter at 0.
+        """
+        masks = getattr(self, "coef_masks_", None)
+        if masks is None or [m.shape for m in masks] != [c.shape for c in self.coefs_]:
+            self.coef_masks_ = [np.ones(c.shape, dtype=bool) for c in self.coefs_]
+            self.pruning_counters_ = [
+                np.zeros(c.shape, dtype=np.int32) for c in self.coefs_
+            ]
+            self.__dict__.pop("_optimizer", None)
+        defaults = {
+            "compression_": 0.0,
+            "compression_curve_": [],
+            "_schedule_n_samples": None,
+            "n_iter_": 0,
+            "t_": 0,
+        }
+        for name, value in defaults.items():
+            if not hasattr(self, name):
+                setattr(self, name, value)
+
+    def _init_coef(self, fan_in, fan_out, dtype):
+        # Glorot et al. (2010) initialisation, the same draws as scikit-learn.
+        factor = 6.0
+        if self.activation == "logistic":
+            factor = 2.0
+        init_bound = np.sqrt(factor / (fan_in + fan_out))
+        coef_init = self._random_state.uniform(
+            -init_bound, init_bound, (fan_in, fan_out)
+        )
+        intercept_init = self._random_state.uniform(-init_bound, init_bound, fan_out)
+        return coef_init.astype(dtype, copy=False), intercept_init.astype(
+            dtype, copy=False
+        )
+
+    def _snapshot_best(self):
+        self._best_coefs = [c.copy() for c in self.coefs_]
+        self._best_intercepts = [i.copy() for i in self.intercepts_]
+        self._best_masks = [m.copy() for m in self.coef_masks_]
+        self._best_counters = [c.copy() for c in self.pruning_counters_]
+
+    # ------------------------------------------------------------------
+    # Pruning
+    # ------------------------------------------------------------------
+
+    @property
+    def _n_hidden_neurons(self):
+        return int(sum(c.shape[1] for c in self.coefs_[:-1]))
+
+    @property
+    def _n_synapses(self):
+        return int(sum(c.size for c in self.coefs_))
+
+    def _set_compression(self, n_alive):
+        self._n_pruned = self._n_synapses - n_alive
+        self.compression_ = self._n_pruned / self._n_synapses
+
+    def _resolve_pruning(self, n_samples, incremental):
+        # eq 1 and 2 need the size of the training set; partial_fit sees it
+        # one chunk at a time, so the first chunk's size is kept.
+        if not incremental or self._schedule_n_samples is None:
+            self._schedule_n_samples = n_samples
+        if self.pruning_rate == "auto":
+            self.pruning_rate_ = auto_pruning_rate(
+                self._n_hidden_neurons, self._schedule_n_samples
+            )
+        else:
+            self.pruning_rate_ = float(self.pruning_rate)
+        self._set_compression(sum(int(np.count_nonzero(m)) for m in self.coef_masks_))
+        self.pruning_patience_ = self._current_patience()
+        self._pruner = SynapticPruner(self.pruning_rate_, scope=self.pruning_scope)
+
+    def _current_patience(self):
+        if self.pruning_patience == "auto":
+            return auto_pruning_patience(
+                self._n_hidden_neurons,
+                self._schedule_n_samples,
+                self._n_synapses,
+                self._n_pruned,
+            )
+        return float(self.pruning_patience)
+
+    def _synapse_layers(self, X, slots, batch_size):
+        """The weight matrices' training state, each in its best storage.
+
+        ``batch_size=None`` keeps every layer dense (L-BFGS works on the
+        dense arrays).
+        """
+        # The kernels multiply dense input: with a sparse X the first layer
+        # keeps scipy.sparse's product.
+        compactable = [not sp.issparse(X)] + [True] * (len(self.coefs_) - 1)
+        if batch_size is None:
+            compactable = [False] * len(self.coefs_)
+        layers = [
+            SynapseLayer(coef, mask, counter, slot, compactable=ok)
+            for coef, mask, counter, slot, ok in zip(
+                self.coefs_,
+                self.coef_masks_,
+                self.pruning_counters_,
+                slots,
+                compactable,
+            )
+        ]
+        for layer in layers:
+            layer.update_storage(self._compaction_policy, batch_size)
+        return layers
+
+    def _prune_step(self, layers, batch_size):
+        """One step of the BSP rule over the layers' current storage."""
+        self.pruning_patience_ = self._current_patience()
+        pruned = self._pruner.step(
+            [layer.weights for layer in layers],
+            [layer.alive for layer in layers],
+            [layer.counts for layer in layers],
+            self.pruning_patience_,
+        )
+        any_pruned = False
+        for layer, newly in zip(layers, pruned):
+            if newly is not None:
+                any_pruned = True
+                layer.prune(newly)
+                layer.update_storage(self._compaction_policy, batch_size)
+        if any_pruned:
+            self._set_compression(sum(layer.n_alive for layer in layers))
+        return any_pruned
+
+    def _network(self, layers):
+        rng = None
+        if self.dropout > 0:
+            # A separate stream, drawn only when dropout is on, so that a
+            # dense fit consumes random numbers exactly like scikit-learn's.
+            rng = np.random.default_rng(self._random_state.randint(2**31 - 1))
+        return MaskedNetwork(
+            layers,
+            self.intercepts_,
+            self.activation,
+            self.out_activation_,
+            loss=self.loss,
+            alpha=self.alpha,
+            dropout=self.dropout,
+            rng=rng,
+        )
+
+    # ------------------------------------------------------------------
+    # Solvers
+    # ------------------------------------------------------------------
+
+    def _fit_lbfgs(self, X, y, sample_weight):
+        # One L-BFGS iteration sees all the data, like one epoch: it is one
+        # step of the rule. After a step that prunes, L-BFGS restarts from
+        # the current weights over the alive synapses only: its curvature
+        # pairs describe a problem that no longer exists.
+        self._resolve_pruning(X.shape[0], incremental=False)
+        pruning = self.pruning_rate_ > 0
+        layers = self._synapse_layers(X, [{} for _ in self.coefs_], batch_size=None)
+        network = self._network(layers)
+        iprint = 1 if (self.verbose is True or self.verbose >= 1) else -1
+        n_iter = n_fun = 0
+        while True:
+            # The free parameters of this run: alive weights, all biases.
+            alive = [None if m.all() else m.copy() for m in self.coef_masks_]
+            params = list(self.coefs_) + list(self.intercepts_)
+            selectors = alive + [None] * len(self.intercepts_)
+
+            def pack(arrays, selectors=selectors):
+                return np.hstack(
+                    [
+                        a.ravel() if s is None else a[s]
+                        for a, s in zip(arrays, selectors)
+                    ]
+                )
+
+            sizes = [
+                p.size if s is None else int(s.sum()) for p, s in zip(params, selectors)
+            ]
+            bounds = np.cumsum([0] + sizes)
+
+            def unpack(packed, params=params, selectors=selectors, bounds=bounds):
+                for k, (param, sel) in enumerate(zip(params, selectors)):
+                    part = packed[bounds[k] : bounds[k + 1]]
+                    if sel is None:
+                        param[...] = part.reshape(param.shape)
+                    else:
+                        param[sel] = part
+
+            def loss_grad(packed, unpack=unpack, pack=pack):
+                unpack(packed)
+                loss, coef_grads, intercept_grads = network.backprop(
+                    X, y, sample_weight
+                )
+                return loss, pack(coef_grads + intercept_grads)
+
+            pruned_now = False
+
+            def callback(intermediate_result):  # scipy needs this one name
+                nonlocal pruned_now
+                if pruning:
+                    unpack(intermediate_result.x)
+                    if self._prune_step(layers, None):
+                        pruned_now = True
+                self.compression_curve_.append(self.compression_)
+                if pruned_now:
+                    raise StopIteration
+
+            opt_res = scipy.optimize.minimize(
+                loss_grad,
+                pack(params),
+                method="L-BFGS-B",
+                jac=True,
+                callback=callback,
+                options={
+                    "maxfun": self.max_fun - n_fun,
+                    "maxiter": self.max_iter - n_iter,
+                    "gtol": self.tol,
+                    **({"iprint": iprint} if _lbfgs_takes_iprint() else {}),
+                },
+            )
+            n_iter += opt_res.nit
+            n_fun += opt_res.nfev
+            self.loss_ = float(opt_res.fun)
+            if not pruned_now:
+                unpack(opt_res.x.astype(self.coefs_[0].dtype, copy=False))
+                self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
+                break
+            if n_iter >= self.max_iter or n_fun >= self.max_fun:
+                warnings.warn(
+                    "lbfgs failed to converge after %d iterations and %d function "
+                    "calls (max_iter=%d, max_fun=%d): pruning restarted it %s."
+                    % (n_iter, n_fun, self.max_iter, self.max_fun, "along the way"),
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+                break
+        self.n_iter_ = n_iter
+        # Masked gradients keep pruned weights at 0 up to the line search's
+        # arithmetic; make it exact.
+        for coef, mask in zip(self.coefs_, self.coef_masks_):
+            coef *= mask
+        self._set_compression(sum(int(np.count_nonzero(m)) for m in self.coef_masks_))
+
+    def _fit_stochastic(self, X, y, sample_weight, incremental, first_pass):
+        if not incremental or not hasattr(self, "_optimizer") or first_pass:
+            params = self.coefs_ + self.intercepts_
+            if self.solver == "sgd":
+                self._optimizer = SGDOptimizer(
+                    params,
+                    self.learning_rate_init,
+                    self.learning_rate,
+                    self.momentum,
+                    self.nesterovs_momentum,
+                    self.power_t,
+                )
+            else:
+                self._optimizer = AdamOptimizer(
+                    params,
+                    self.learning_rate_init,
+                    self.beta_1,
+                    self.beta_2,
+                    self.epsilon,
+                )
+
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        if early_stopping:
+            # Stratify unless multilabel or regression, as scikit-learn does.
+            should_stratify = is_classifier(self) and self.n_outputs_ == 1
+            stratify = y if should_stratify else None
+            if sample_weight is None:
+                X_train, X_val, y_train, y_val = train_test_split(
+                    X,
+                    y,
+                    random_state=self._random_state,
+                    test_size=self.validation_fraction,
+                    stratify=stratify,
+                )
+                sample_weight_train = sample_weight_val = None
+            else:
+                (
+                    X_train,
+                    X_val,
+                    y_train,
+                    y_val,
+                    sample_weight_train,
+                    sample_weight_val,
+                ) = train_test_split(
+                    X,
+                    y,
+                    sample_weight,
+                    random_state=self._random_state,
+                    test_size=self.validation_fraction,
+                    stratify=stratify,
+                )
+            if X_val.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' "
+                    "or the size of your dataset."
+                )
+            if is_classifier(self):
+                y_val = self._label_binarizer.inverse_transform(y_val)
+        else:
+            X_train, y_train, sample_weight_train = X, y, sample_weight
+            X_val = y_val = sample_weight_val = None
+
+        n_samples = X_train.shape[0]
+        sample_idx = np.arange(n_samples, dtype=int)
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than "
+                    "sample size. It is going to be clipped",
+                    stacklevel=3,
+                )
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+
+        self._resolve_pruning(n_samples, incremental)
+        pruning = self.pruning_rate_ > 0
+        prune_each_batch = pruning and self.pruning_unit == "batch"
+        n_layers = len(self.coefs_)
+        layers = self._synapse_layers(
+            X_train, self._optimizer.slots[:n_layers], batch_size
+        )
+        network = self._network(layers)
+
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                if self.shuffle:
+                    # Shuffle indices rather than X and y to save memory.
+                    sample_idx = shuffle(sample_idx, random_state=self._random_state)
+
+                accumulated_loss = 0.0
+                for batch_slice in gen_batches(n_samples, batch_size):
+                    if self.shuffle:
+                        batch_idx = sample_idx[batch_slice]
+                        X_batch = _safe_indexing(X_train, batch_idx)
+                    else:
+                        batch_idx = batch_slice
+                        X_batch = X_train[batch_idx]
+                    y_batch = y_train[batch_idx]
+                    if sample_weight is None:
+                        sample_weight_batch = None
+                    else:
+                        sample_weight_batch = sample_weight_train[batch_idx]
+                        if not sample_weight_batch.any():
+                            # Zero weights: no loss, no gradient, no update.
+                            # (The weighted average would divide by zero.)
+                            continue
+
+                    batch_loss, coef_grads, intercept_grads = network.backprop(
+                        X_batch, y_batch, sample_weight_batch
+                    )
+                    accumulated_loss += batch_loss * (
+                        batch_slice.stop - batch_slice.start
+                    )
+                    # The layers hand out their current storage.
+                    params = [layer.weights for layer in layers] + self.intercepts_
+                    self._optimizer.update_params(params, coef_grads + intercept_grads)
+                    if prune_each_batch:
+                        self._prune_step(layers, batch_size)
+
+                if pruning and not prune_each_batch:
+                    self._prune_step(layers, batch_size)
+                for layer in layers:
+                    layer.sync()
+
+                self.n_iter_ += 1
+                self.loss_ = accumulated_loss / X_train.shape[0]
+                # With early stopping, scikit-learn keeps going and restores
+                # the best epoch (a diverged one scores NaN); so do we.
+                if not early_stopping and _diverged(self.loss_, self.loss_curve_):
+                    raise ValueError(_divergence_message(self.loss_, self.n_iter_))
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                self.compression_curve_.append(self.compression_)
+                if self.verbose:
+                    print(
+                        "Iteration %d, loss = %.8f, compression = %.4f"
+                        % (self.n_iter_, self.loss_, self.compression_)
+                    )
+
+                self._update_no_improvement_count(
+                    early_stopping, X_val, y_val, sample_weight_val
+                )
+                self._optimizer.iteration_ends(self.t_)
+
+                if self._no_improvement_count > self.n_iter_no_change:
+                    if early_stopping:
+                        msg = (
+                            "Validation score did not improve more than "
+                            "tol=%f for %d consecutive epochs."
+                            % (self.tol, self.n_iter_no_change)
+                        )
+                    else:
+                        msg = (
+                            "Training loss did not improve more than tol=%f"
+                            " for %d consecutive epochs."
+                            % (self.tol, self.n_iter_no_change)
+                        )
+                    if self._optimizer.trigger_stopping(msg, self.verbose):
+                        break
+                    self._no_improvement_count = 0
+
+                if incremental:
+                    break
+
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        "Stochastic Optimizer: Maximum iterations (%d) "
+                        "reached and the optimization hasn't converged yet."
+                        % self.max_iter,
+                        ConvergenceWarning,
+                        stacklevel=3,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", stacklevel=3)
+        finally:
+            # Leave dense arrays behind whatever happened, so the estimator
+            # (and a later partial_fit) sees one consistent state.
+            for layer in layers:
+                layer.expand()
+
+        if early_stopping:
+            # Restore the best epoch whole: weights and the masks that go
+            # with them.
+            self.coefs_ = self._best_coefs
+            self.intercepts_ = self._best_intercepts
+            self.coef_masks_ = self._best_masks
+            self.pruning_counters_ = self._best_counters
+            # The restored lists must not alias the next snapshot.
+            self._snapshot_best()
+            self._set_compression(
+                sum(int(np.count_nonzero(m)) for m in self.coef_masks_)
+            )
+
+    def _update_no_improvement_count(self, early_stopping, X, y, sample_weight):
+        if early_stopping:
+            val_score = self._score(X, y, sample_weight=sample_weight)
+            self.validation_scores_.append(val_score)
+            if self.verbose:
+                print("Validation score: %f" % self.validation_scores_[-1])
+            last_valid_score = self.validation_scores_[-1]
+            if last_valid_score < (self.best_validation_score_ + self.tol):
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if last_valid_score > self.best_validation_score_:
+                self.best_validation_score_ = last_valid_score
+                self._snapshot_best()
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    # ------------------------------------------------------------------
+    # Prediction
+    # ------------------------------------------------------------------
+
+    def _inference_network(self):
+        """The compacted network of the current ``coefs_`` and ``intercepts_``.
+
+        The one built after fitting (or loading) when it still matches the
+        arrays value for value; otherwise a fresh one, not stored, so that
+        prediction never changes the estimator.
+        """
+        cached = self.__dict__.get("_inference")
+        if cached is not None and cached.matches(self.coefs_, self.intercepts_):
+            return cached
+        return InferenceNetwork(
+            self.coefs_, self.intercepts_, self.activation, self._compaction_policy
+        )
+
+    def _refresh_inference(self):
+        self._inference = InferenceNetwork(
+            self.coefs_, self.intercepts_, self.activation, self._compaction_policy
+        )
+
+    def _forward_pass_fast(self, X, check_input=True):
+        if check_input:
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        net = self._inference_network()
+        return forward(
+            X,
+            net.coefs,
+            net.intercepts,
+            self.activation,
+            self.out_activation_,
+            layers=net.kernels_for(X, self._compaction_policy),
+        )
+
+    # ------------------------------------------------------------------
+    # Storage form of the weights
+    # ------------------------------------------------------------------
+
+    def sparsify_coefs(self):
+        """Store the weight matrices as scipy.sparse CSR matrices.
+
+        After pruning, most synapses are 0; in sparse form ``coefs_`` holds
+        only the alive ones, which shrinks memory and pickles. Predictions
+        are unchanged. A later ``fit``, ``partial_fit`` or ``warm_start`` fit
+        converts the weights back to dense arrays first.
+
+        Returns
+        -------
+        self : object
+            The estimator, with sparse ``coefs_``.
+
+        See Also
+        --------
+        densify_coefs : The inverse operation.
+        """
+        check_is_fitted(self)
+        self.coefs_ = [
+            c if sp.issparse(c) else sp.csr_matrix(c * m)
+            for c, m in zip(self.coefs_, self.coef_masks_)
+        ]
+        self._refresh_inference()
+        return self
+
+    def densify_coefs(self):
+        """Store the weight matrices as dense NumPy arrays (the default form).
+
+        Returns
+        -------
+        self : object
+            The estimator, with dense ``coefs_``.
+
+        See Also
+        --------
+        sparsify_coefs : The inverse operation.
+        """
+        check_is_fitted(self)
+        self.coefs_ = [c.toarray() if sp.issparse(c) else c for c in self.coefs_]
+        self._refresh_inference()
+        return self
+
+    # ------------------------------------------------------------------
+    # Persistence
+    # ------------------------------------------------------------------
+
+    def __getstate__(self):
+        # A copy: the base class may hand back the live __dict__.
+        state = dict(super().__getstate__())
+        # Rebuilt on loading.
+        state.pop("_inference", None)
+        return pack_state(state)
+
+    def __setstate__(self, state):
+        super().__setstate__(unpack_state(state))
+        if isinstance(getattr(self, "coef_masks_", None), list):
+            self._refresh_inference()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+# A loss this many times its first value (or 1) means the weights are
+# running away: cross-entropy that large needs logits in the thousands.
+_DIVERGENCE_FACTOR = 1e4
+
+
+def _diverged(loss, loss_curve):
+    """Whether an epoch's loss shows a diverging fit."""
+    if not np.isfinite(loss):
+        return True
+    reference = max(loss_curve[0] if loss_curve else loss, 1.0)
+    return loss > _DIVERGENCE_FACTOR * reference
+
+
+def _divergence_message(loss, n_iter):
+    # Starts like scikit-learn's message, so code that matches it still does.
+    reason = (
+        "Solver produced non-finite parameter weights. The input data may "
+        "contain large values and need to be preprocessed."
+        if not np.isfinite(loss)
+        else f"The loss became {loss:.3g}."
+    )
+    return (
+        f"{reason} The fit diverged at iteration {n_iter}: lower "
+        "learning_rate_init, or scale the input (e.g. with StandardScaler)."
+    )
+
+
+def _lbfgs_takes_iprint():
+    # scipy 1.15 deprecated L-BFGS-B's `iprint` option; passing it warns.
+    major, minor = (int(p) for p in scipy.__version__.split(".")[:2])
+    return (major, minor) < (1, 15)

@@ -1,0 +1,227 @@
+"""One owner for the training state of each weight matrix.
+
+While a solver runs, every weight matrix carries per-synapse arrays: the
+weights, the alive mask, the pruning counters and the optimizer slots
+(momentum, Adam moments). A :class:`SynapseLayer` owns all of them, the way
+``torch.nn.utils.prune`` keeps ``weight_orig`` and ``weight_mask`` side by
+side: the optimizer, the pruner and the network read and update the arrays
+the layer hands out, and only the layer decides where they live.
+
+Dense storage keeps them as ``(n_in, n_out)`` arrays (the estimator's own
+``coefs_[i]``, ``coef_masks_[i]`` and ``pruning_counters_[i]``). Once pruning
+has made a layer sparse enough that the kernels of
+:class:`~sklearn_bsp._sparse.SparseLayer` are faster (the
+:class:`CompactionPolicy` says when), every array is gathered into the same
+compact 1-D order, the order of ``SparseLayer.data``; :meth:`SynapseLayer.sync`
+scatters the compact arrays back into the dense ones.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._sparse import SparseLayer, choose_kernel
+
+
+@dataclass(frozen=True)
+class CompactionPolicy:
+    """When a weight matrix is stored and multiplied by its alive synapses.
+
+    Parameters
+    ----------
+    min_size : int, default=4096
+        Weight matrices with fewer entries stay dense: their products cost
+        less than setting up the sparse kernels.
+    choose_kernel : callable, default=:func:`sklearn_bsp._sparse.choose_kernel`
+        ``choose_kernel(density, n_samples, op) -> "sparse" | "dense"``: the
+        crossover measured for each product.
+    recompact_share : float, default=0.25
+        A compact layer is rebuilt once this share of its stored synapses
+        has been pruned since it was built.
+    """
+
+    min_size: int = 4096
+    choose_kernel: object = choose_kernel
+    recompact_share: float = 0.25
+
+    def compact_for_training(self, density, size, batch_size):
+        """Whether a layer trains faster over its alive synapses.
+
+        Both products of a training step (forward and gradient) must be
+        faster through the kernels.
+        """
+        return size >= self.min_size and all(
+            self.choose_kernel(density, batch_size, op) == "sparse"
+            for op in ("forward", "grad")
+        )
+
+    def compact_for_prediction(self, density, size, n_samples=10_000):
+        """Whether prediction on ``n_samples`` rows is faster through the kernels."""
+        return (
+            size >= self.min_size
+            and self.choose_kernel(density, n_samples, "forward") == "sparse"
+        )
+
+
+def synapse_positions(layer):
+    """Flat index into the dense matrix of each synapse stored in ``layer``.
+
+    Parameters
+    ----------
+    layer : SparseLayer
+        A compact layer.
+
+    Returns
+    -------
+    positions : ndarray of intp of shape (layer.nnz,)
+        ``positions[k]`` is the C-order index of synapse ``k`` in the dense
+        ``(n_in, n_out)`` matrix.
+    """
+    cols = np.repeat(layer.cols, np.diff(layer.indptr))
+    return layer.rows[layer.indices].astype(np.intp) * layer.shape[1] + cols
+
+
+class SynapseLayer:
+    """The training state of one weight matrix, and its storage.
+
+    Parameters
+    ----------
+    coef : ndarray of shape (n_in, n_out)
+        Dense weights, 0 where pruned (updated in place).
+    mask : ndarray of bool of shape (n_in, n_out)
+        True where a synapse is alive (updated in place).
+    counter : ndarray of int32 of shape (n_in, n_out)
+        Pruning counters (updated in place).
+    slots : dict of str to ndarray
+        The optimizer's per-synapse arrays for this matrix; the layer
+        replaces its entries when it changes storage. May be empty.
+    compactable : bool, default=True
+        Whether the layer may be stored compactly (not the first layer when
+        the input is a scipy.sparse matrix).
+
+    Attributes
+    ----------
+    weights, alive, counts : ndarray
+        The weights, alive flags and counters in the current storage:
+        ``coef``, ``mask`` and ``counter`` themselves when dense; 1-D arrays
+        of the stored synapses when compact.
+    kernel : SparseLayer or None
+        The compact layer's kernels (``kernel.data`` *is* ``weights``);
+        None when dense.
+    n_alive : int
+        Number of alive synapses.
+    """
+
+    def __init__(self, coef, mask, counter, slots, compactable=True):
+        self.coef = coef
+        self.mask = mask
+        self.counter = counter
+        self.slots = slots
+        self.compactable = compactable
+        self.n_alive = int(np.count_nonzero(mask))
+        self._use_dense()
+
+    def _use_dense(self):
+        self.weights, self.alive, self.counts = self.coef, self.mask, self.counter
+        self.kernel = None
+        self.positions = None
+        self._n_stored_dead = self.mask.size - self.n_alive
+
+    @property
+    def is_compact(self):
+        """Whether the layer is stored by its alive synapses."""
+        return self.kernel is not None
+
+    @property
+    def density(self):
+        """Share of the matrix's synapses that are alive."""
+        return self.n_alive / max(self.coef.size, 1)
+
+    @property
+    def grad_mask(self):
+        """Gradient mask in the current storage; None when all stored are alive."""
+        return self.alive if self._n_stored_dead else None
+
+    def prune(self, newly):
+        """Record the synapses the rule has just pruned.
+
+        The rule has already zeroed their weights, flags and counters (in
+        the current storage); their optimizer state is cleared here so that
+        a pruned weight receives an update of exactly 0.
+
+        Parameters
+        ----------
+        newly : ndarray of bool
+            True where a synapse was just pruned, in the current storage.
+        """
+        n_newly = int(np.count_nonzero(newly))
+        for array in self.slots.values():
+            array[newly] = 0
+        self.n_alive -= n_newly
+        self._n_stored_dead += n_newly
+
+    def update_storage(self, policy, batch_size):
+        """Compact, re-compact or keep the storage, by ``policy``.
+
+        Parameters
+        ----------
+        policy : CompactionPolicy
+            The measured crossovers.
+        batch_size : int
+            Minibatch size of the products to come.
+
+        Returns
+        -------
+        changed : bool
+            Whether ``weights`` is now a different array.
+        """
+        if not self.compactable:
+            return False
+        if self.kernel is None:
+            if policy.compact_for_training(self.density, self.coef.size, batch_size):
+                self._compact()
+                return True
+            return False
+        if self._n_stored_dead > policy.recompact_share * len(self.weights):
+            self.expand()
+            self._compact()
+            return True
+        return False
+
+    def _compact(self):
+        self.kernel = SparseLayer.from_dense(self.coef, self.mask)
+        self.positions = synapse_positions(self.kernel)
+        self.weights = self.kernel.data
+        self.alive = np.ones(self.weights.shape, dtype=bool)
+        self.counts = self.counter.ravel()[self.positions]
+        for name, array in self.slots.items():
+            self.slots[name] = array.ravel()[self.positions]
+        self._n_stored_dead = 0
+
+    def _scatter(self, compact, dense):
+        dense[...] = 0
+        dense.ravel()[self.positions] = compact
+
+    def sync(self):
+        """Write a compact layer's weights, mask and counters to the dense arrays."""
+        if self.kernel is not None:
+            self._scatter(self.weights, self.coef)
+            self._scatter(self.alive, self.mask)
+            self._scatter(self.counts, self.counter)
+
+    def expand(self):
+        """Return to dense storage, optimizer slots included."""
+        if self.kernel is None:
+            return
+        self.sync()
+        for name, array in self.slots.items():
+            dense = np.zeros(self.coef.shape, dtype=array.dtype)
+            self._scatter(array, dense)
+            self.slots[name] = dense
+        self._use_dense()
+
+    def gather(self, dense):
+        """A dense per-synapse array in the current storage's layout."""
+        if self.kernel is None:
+            return dense
+        return dense.ravel()[self.positions]

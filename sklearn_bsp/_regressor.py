@@ -1,0 +1,419 @@
+"""BSPRegressor: an MLPRegressor that prunes its own synapses while it learns."""
+
+import numpy as np
+from sklearn.base import RegressorMixin, _fit_context
+from sklearn.metrics import r2_score
+from sklearn.utils import column_or_1d
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import BaseBSP
+
+
+class BSPRegressor(RegressorMixin, BaseBSP):
+    """Multi-layer perceptron regressor with brain-inspired synaptic pruning.
+
+    A drop-in replacement for :class:`sklearn.neural_network.MLPRegressor`
+    that removes weak synapses while it learns, following Zhao & Zeng (2021).
+    At every pruning step the fraction ``pruning_rate`` of the alive synapses
+    with the smallest ``|w|`` become *candidates*; a synapse that stays a
+    candidate for more than ``pruning_patience`` consecutive steps is pruned:
+    its weight is set to exactly 0 and never updated again. Biases are never
+    pruned.
+
+    With ``pruning_rate=0`` the estimator is exactly ``MLPRegressor``: the
+    same ``random_state`` gives the same weights.
+
+    Read more in the :ref:`User Guide <user_guide>`.
+
+    Parameters
+    ----------
+    loss : {'squared_error', 'poisson'}, default='squared_error'
+        The loss function: half the squared error (identity output), or half
+        the Poisson deviance (exponential output, for non-negative targets
+        such as counts).
+
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        The ith element represents the number of neurons in the ith hidden
+        layer.
+
+    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+        Activation function for the hidden layers. The paper uses
+        ``'logistic'``.
+
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+        The solver for weight optimization. Every solver prunes. With
+        ``'lbfgs'`` one iteration (which sees all the data) is one step of
+        the rule, whatever ``pruning_unit`` says; after a step that prunes,
+        L-BFGS restarts from the current weights over the alive synapses, and
+        ``max_iter`` and ``max_fun`` bound the totals across restarts.
+
+    alpha : float, default=0.0001
+        Strength of the L2 regularization term, divided by the sample size
+        when added to the loss. Pruned synapses are not penalised (they are 0).
+
+    batch_size : int or 'auto', default='auto'
+        Size of minibatches for stochastic optimizers. When set to "auto",
+        ``batch_size=min(200, n_samples)``.
+
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Learning rate schedule for weight updates, as in ``MLPClassifier``.
+        Only used when ``solver='sgd'``.
+
+    learning_rate_init : float, default=0.001
+        The initial learning rate. Only used when solver='sgd' or 'adam'.
+
+    power_t : float, default=0.5
+        The exponent for inverse scaling learning rate. Only used when
+        ``solver='sgd'`` and ``learning_rate='invscaling'``.
+
+    max_iter : int, default=200
+        Maximum number of epochs for stochastic solvers (iterations for
+        'lbfgs').
+
+    shuffle : bool, default=True
+        Whether to shuffle samples in each epoch.
+
+    random_state : int, RandomState instance or None, default=None
+        Determines weight initialization, the early-stopping split, batch
+        sampling and dropout masks. Pass an int for reproducible results.
+
+    tol : float, default=1e-4
+        Tolerance for the optimization: training stops when the loss (or
+        validation score) does not improve by ``tol`` for
+        ``n_iter_no_change`` consecutive epochs.
+
+    verbose : bool, default=False
+        Whether to print the loss and the compression after each epoch.
+
+    warm_start : bool, default=False
+        When True, reuse the previous solution, masks and pruning counters
+        as the starting point of the next call to fit.
+
+    momentum : float, default=0.9
+        Momentum for gradient descent update. Only used when solver='sgd'.
+
+    nesterovs_momentum : bool, default=True
+        Whether to use Nesterov's momentum.
+
+    early_stopping : bool, default=False
+        Whether to hold out ``validation_fraction`` of the training data and
+        stop when the validation score stops improving. The weights, masks
+        and counters of the best epoch are restored.
+
+    validation_fraction : float, default=0.1
+        Proportion of training data set aside for early stopping.
+
+    beta_1 : float, default=0.9
+        Decay rate of Adam's first moment estimate, in [0, 1).
+
+    beta_2 : float, default=0.999
+        Decay rate of Adam's second moment estimate, in [0, 1).
+
+    epsilon : float, default=1e-8
+        Value for numerical stability in Adam.
+
+    n_iter_no_change : int, default=10
+        Maximum number of epochs without ``tol`` improvement.
+
+    max_fun : int, default=15000
+        Only used when solver='lbfgs'. Maximum number of loss function calls.
+
+    pruning_rate : float or 'auto', default='auto'
+        Share of the alive synapses that are candidates at each pruning
+        step, in [0, 1). ``'auto'`` uses the paper's eq 1 from the number of
+        hidden neurons and training samples. ``0`` turns pruning off.
+
+    pruning_patience : int or 'auto', default='auto'
+        A synapse is pruned when it has been a candidate for more than this
+        many consecutive steps. ``'auto'`` uses the paper's eq 2, recomputed
+        at every step from the number of synapses pruned so far.
+
+    pruning_unit : {'batch', 'epoch'}, default='batch'
+        What a pruning step is: one minibatch update (the scale at which
+        eq 2's values make sense) or one epoch.
+
+    pruning_scope : {'layer', 'network'}, default='layer'
+        Where candidates compete: within each weight matrix, or across all
+        weight matrices of the network.
+
+    dropout : float, default=0.0
+        Probability of dropping each hidden unit during training (inverted
+        dropout), in [0, 1). The paper's baseline; independent of pruning.
+
+    Attributes
+    ----------
+    loss_ : float
+        The current loss computed with the loss function.
+
+    best_loss_ : float or None
+        The minimum loss reached by the solver throughout fitting; None when
+        ``early_stopping=True``.
+
+    loss_curve_ : list of shape (`n_iter_`,)
+        The loss at the end of each epoch.
+
+    validation_scores_ : list of shape (`n_iter_`,) or None
+        R2 score on the held-out validation set after each epoch, when
+        ``early_stopping=True``; otherwise None.
+
+    best_validation_score_ : float or None
+        The best validation score, when ``early_stopping=True``.
+
+    t_ : int
+        The number of training samples seen by the solver during fitting.
+
+    coefs_ : list of shape (n_layers - 1,)
+        The ith element is the weight matrix of layer i. Pruned synapses are
+        exactly 0.
+
+    intercepts_ : list of shape (n_layers - 1,)
+        The ith element is the bias vector of layer i + 1.
+
+    coef_masks_ : list of ndarray of bool
+        One mask per weight matrix, True where the synapse is alive.
+
+    compression_ : float
+        Share of synapses pruned, ``1 - alive / total``, in [0, 1].
+
+    compression_curve_ : list of float
+        The compression after each epoch.
+
+    pruning_rate_ : float
+        The pruning rate used (eq 1 when ``pruning_rate='auto'``).
+
+    pruning_patience_ : float
+        The patience in force at the last pruning step (eq 2 when
+        ``pruning_patience='auto'``; computed even when pruning is off;
+        ``inf`` after an L-BFGS fit, which never prunes).
+
+    pruning_counters_ : list of ndarray of int
+        Per synapse, the number of consecutive steps it has been a candidate.
+        Kept so that ``partial_fit`` and ``warm_start`` resume the rule.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.
+
+    n_iter_ : int
+        The number of iterations the solver has run.
+
+    n_layers_ : int
+        Number of layers.
+
+    n_outputs_ : int
+        Number of outputs.
+
+    out_activation_ : str
+        Name of the output activation function.
+
+    See Also
+    --------
+    sklearn.neural_network.MLPRegressor : The same network without pruning.
+    BSPClassifier : The classifier.
+
+    Notes
+    -----
+    A pruning step runs after each weight update (``pruning_unit='batch'``)
+    or after each epoch. Pruned synapses get a zero gradient and their
+    momentum or Adam moments are cleared, so they stay exactly 0 under every
+    solver and under the L2 penalty. The interpretation of the paper's
+    equations is described in the user guide.
+
+    References
+    ----------
+    Zhao, F. & Zeng, Y. (2021). Dynamically Optimizing Network Structure
+    Based on Synaptic Pruning in the Brain. Frontiers in Systems
+    Neuroscience 15:620558. doi:10.3389/fnsys.2021.620558
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from sklearn.model_selection import train_test_split
+    >>> from sklearn_bsp import BSPRegressor
+    >>> X, y = make_regression(n_samples=400, n_features=20, noise=0.1,
+    ...                        random_state=0)
+    >>> X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    >>> reg = BSPRegressor(hidden_layer_sizes=(64,), solver="lbfgs",
+    ...                    pruning_rate=0.1, pruning_patience=20, max_iter=400,
+    ...                    random_state=0)
+    >>> reg = reg.fit(X_train, y_train)
+    >>> bool(reg.score(X_test, y_test) > 0.9)
+    True
+    >>> bool(reg.compression_ > 0.3)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **BaseBSP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        pruning_rate="auto",
+        pruning_patience="auto",
+        pruning_unit="batch",
+        pruning_scope="layer",
+        dropout=0.0,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            pruning_rate=pruning_rate,
+            pruning_patience=pruning_patience,
+            pruning_unit=pruning_unit,
+            pruning_scope=pruning_scope,
+            dropout=dropout,
+            loss=loss,
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y, pruning as it learns.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values (real numbers).
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with a single epoch over the given data.
+
+        The masks, pruning counters and optimizer state carry over from the
+        previous call, so a sequence of calls prunes like one long fit.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            y_numeric=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError(
+                "loss='poisson' requires non-negative targets y; "
+                f"got a minimum of {np.min(y)}."
+            )
+        return X, y
+
+    def _output_activation(self):
+        return "exp" if self.loss == "poisson" else "identity"
+
+    def predict(self, X):
+        """Predict using the pruned multi-layer perceptron regressor.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predicted values.
+        """
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        if y_pred.shape[1] == 1:
+            return y_pred.ravel()
+        return y_pred
+
+    def _score(self, X, y, sample_weight=None):
+        # No input validation here: it would drop feature names.
+        y_pred = self._predict(X, check_input=False)
+        if not np.isfinite(y_pred).all():
+            return np.nan
+        return r2_score(y, y_pred, sample_weight=sample_weight)

@@ -1,0 +1,157 @@
+"""Predictions always follow the current coefs_ and intercepts_ (never stale)."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification, make_regression
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+from sklearn_bsp import BSPClassifier, BSPRegressor
+from sklearn_bsp._layers import CompactionPolicy
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _always_sparse(density, n_samples=200, op="forward", compiled=None):
+    return "sparse" if density < 0.5 else "dense"
+
+
+class _CompactClassifier(BSPClassifier):
+    _compaction_policy = CompactionPolicy(min_size=100, choose_kernel=_always_sparse)
+
+
+class _CompactRegressor(BSPRegressor):
+    _compaction_policy = CompactionPolicy(min_size=100, choose_kernel=_always_sparse)
+
+
+PARAMS = dict(
+    hidden_layer_sizes=(40,),
+    pruning_rate=0.2,
+    pruning_patience=3,
+    max_iter=30,
+    random_state=0,
+)
+
+
+def _fitted(kind, storage):
+    if kind == "classifier":
+        X, y = make_classification(n_samples=200, n_features=30, random_state=0)
+        est = (_CompactClassifier if storage != "dense" else BSPClassifier)(**PARAMS)
+        reference = MLPClassifier(hidden_layer_sizes=(40,))
+    else:
+        X, y = make_regression(n_samples=200, n_features=30, random_state=0)
+        y = y / y.std()
+        est = (_CompactRegressor if storage != "dense" else BSPRegressor)(**PARAMS)
+        reference = MLPRegressor(hidden_layer_sizes=(40,))
+    est.fit(X, y)
+    if storage == "dense":
+        assert all(k is None for k in est._inference.kernels)
+    else:
+        # The cache really holds a narrower, compacted network.
+        assert est.compression_ > 0.5
+        assert any(k is not None for k in est._inference.kernels)
+    if storage == "sparse":
+        est.sparsify_coefs()
+    # The same arrays in scikit-learn's own MLP: what prediction must give.
+    for name in ("coefs_", "intercepts_", "n_layers_", "n_outputs_"):
+        setattr(reference, name, getattr(est, name))
+    reference.out_activation_ = est.out_activation_
+    reference.n_features_in_ = est.n_features_in_
+    if kind == "classifier":
+        reference.classes_ = est.classes_
+        reference._label_binarizer = est._label_binarizer
+    return est, reference, X
+
+
+def _assert_like_mlp(est, reference, X):
+    if isinstance(est, BSPClassifier):
+        expected = reference.predict_proba(X)
+        np.testing.assert_allclose(est.predict_proba(X), expected, rtol=1e-6, atol=1e-9)
+        np.testing.assert_array_equal(est.predict(X), reference.predict(X))
+    else:
+        expected = reference.predict(X)
+        np.testing.assert_allclose(est.predict(X), expected, rtol=1e-6, atol=1e-9)
+    assert est.score(X, est.predict(X)) == pytest.approx(1.0)
+
+
+def _dense_view(reference, est):
+    # scikit-learn's MLP multiplies whatever coefs_ holds; keep it dense.
+    import scipy.sparse as sp
+
+    reference.coefs_ = [c.toarray() if sp.issparse(c) else c for c in est.coefs_]
+
+
+EDITS = {
+    "intercept": lambda est: est.intercepts_[0].__iadd__(0.7),
+    "alive_weight": lambda est: _edit_alive_weight(est),
+    "pruned_weight": lambda est: _edit_pruned_weight(est),
+    "output_layer": lambda est: est.coefs_[-1].__imul__(-1.5),
+    "replace_intercepts": lambda est: setattr(
+        est, "intercepts_", [b + 0.3 for b in est.intercepts_]
+    ),
+}
+
+
+def _edit_alive_weight(est):
+    coef, mask = est.coefs_[0], est.coef_masks_[0]
+    i, j = np.argwhere(mask)[0]
+    if hasattr(coef, "tocsr"):
+        coef.data[0] += 2.0
+    else:
+        coef[i, j] += 2.0
+
+
+def _edit_pruned_weight(est):
+    # Not what the estimator would do, but what a user may: the function
+    # of coefs_ must be served all the same, as scikit-learn's MLP would.
+    coef, mask = est.coefs_[0], est.coef_masks_[0]
+    i, j = np.argwhere(~mask)[0]
+    coef[i, j] = 3.0
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+@pytest.mark.parametrize(
+    "storage, edit",
+    [
+        (storage, edit)
+        for storage in ("dense", "compacted", "sparse")
+        for edit in sorted(EDITS)
+        # A sparse matrix stores no entry for a pruned synapse to edit.
+        if (storage, edit) != ("sparse", "pruned_weight")
+    ],
+)
+def test_predictions_follow_in_place_edits(kind, storage, edit):
+    est, reference, X = _fitted(kind, storage)
+    _dense_view(reference, est)
+    _assert_like_mlp(est, reference, X)
+    before = est.predict(X).copy()
+    EDITS[edit](est)
+    _dense_view(reference, est)
+    reference.intercepts_ = est.intercepts_
+    _assert_like_mlp(est, reference, X)
+    if edit in ("output_layer", "replace_intercepts"):
+        # Edits that must show (the reference check alone would also pass
+        # if neither network saw the edit).
+        assert not np.array_equal(est.predict(X), before)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_prediction_never_changes_the_estimator(kind):
+    est, _, X = _fitted(kind, "compacted")
+    cached = est._inference
+    est.intercepts_[0] += 1.0
+    state = pickle.dumps(est)
+    est.predict(X)
+    assert est._inference is cached  # stale, so not used, and not replaced
+    assert pickle.dumps(est) == state
+
+
+def test_cache_is_reused_while_arrays_are_unchanged():
+    est, _, X = _fitted("classifier", "compacted")
+    net = est._inference_network()
+    assert net is est._inference
+    est.coefs_[0][...] = est.coefs_[0]  # same values: still valid
+    assert est._inference_network() is net
+    est.coefs_[1][0, 0] += 1e-12
+    assert est._inference_network() is not net

@@ -1,0 +1,233 @@
+"""SynapseLayer storage, and training/prediction through compacted layers."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification, make_regression
+
+from sklearn_bsp import BSPClassifier, BSPRegressor
+from sklearn_bsp._inference import remove_dead_neurons
+from sklearn_bsp._layers import CompactionPolicy, SynapseLayer
+from sklearn_bsp._network import forward
+from sklearn_bsp._optimizers import AdamOptimizer
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+SPARSE_CALLS = []
+
+
+def _fixed_crossover(density, n_samples=200, op="forward", compiled=None):
+    # The crossover measured on each machine differs (and the NumPy fallback
+    # rarely wins); a fixed one makes these tests exercise compaction
+    # everywhere, with whichever kernels are installed.
+    choice = "sparse" if density < 0.1 and n_samples >= 16 else "dense"
+    if choice == "sparse":
+        SPARSE_CALLS.append((op, density))
+    return choice
+
+
+COMPACTING = CompactionPolicy(min_size=1000, choose_kernel=_fixed_crossover)
+NEVER = CompactionPolicy(min_size=10**12)
+
+
+class CompactingClassifier(BSPClassifier):
+    _compaction_policy = COMPACTING
+
+
+class DenseClassifier(BSPClassifier):
+    _compaction_policy = NEVER
+
+
+class CompactingRegressor(BSPRegressor):
+    _compaction_policy = COMPACTING
+
+
+class DenseRegressor(BSPRegressor):
+    _compaction_policy = NEVER
+
+
+PARAMS = dict(
+    hidden_layer_sizes=(96, 64),
+    pruning_rate=0.3,
+    pruning_patience=2,
+    max_iter=9,
+    random_state=0,
+)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(
+        n_samples=600, n_features=120, n_informative=30, n_classes=3, random_state=0
+    )
+    return X.astype(np.float32), y
+
+
+def _assert_same_training(dense, compact):
+    for a, b in zip(dense.coef_masks_, compact.coef_masks_):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(dense.coefs_, compact.coefs_):
+        assert b.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    for a, b in zip(dense.pruning_counters_, compact.pruning_counters_):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(dense.loss_curve_, compact.loss_curve_, rtol=1e-5)
+    for coef, mask in zip(compact.coefs_, compact.coef_masks_):
+        assert np.all(coef[~mask] == 0)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("scope", ["layer", "network"])
+def test_compacted_training_equals_dense_training(data, solver, scope):
+    X, y = data
+    kwargs = dict(PARAMS, solver=solver, pruning_scope=scope)
+    dense = DenseClassifier(**kwargs).fit(X, y)
+    SPARSE_CALLS.clear()
+    compact = CompactingClassifier(**kwargs).fit(X, y)
+    assert compact.compression_ > 0.9
+    assert any(op == "grad" for op, _ in SPARSE_CALLS)  # a layer trained compact
+    _assert_same_training(dense, compact)
+
+
+def test_compacted_regressor_training_equals_dense_training():
+    X, y = make_regression(n_samples=400, n_features=120, random_state=0)
+    X, y = X.astype(np.float32), (y / y.std()).astype(np.float32)
+    kwargs = dict(PARAMS, solver="sgd", learning_rate_init=0.01, max_iter=20)
+    dense = DenseRegressor(**kwargs).fit(X, y)
+    SPARSE_CALLS.clear()
+    compact = CompactingRegressor(**kwargs).fit(X, y)
+    assert any(op == "grad" for op, _ in SPARSE_CALLS)
+    _assert_same_training(dense, compact)
+
+
+def test_partial_fit_through_compacted_layers_equals_fit(data):
+    X, y = data
+    params = dict(PARAMS, shuffle=False, solver="sgd", learning_rate_init=0.05)
+    full = CompactingClassifier(**params).fit(X, y)
+    inc = CompactingClassifier(**{**params, "max_iter": 200})
+    for _ in range(9):
+        inc.partial_fit(X, y, classes=np.unique(y))
+    for a, b in zip(full.coefs_, inc.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    for a, b in zip(full.coef_masks_, inc.coef_masks_):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_compacted_prediction_equals_dense_prediction(data):
+    X, y = data
+    clf = CompactingClassifier(**PARAMS).fit(X, y)
+    assert any(k is not None for k in clf._inference.kernels)
+    dense = DenseClassifier(**PARAMS).fit(X, y)
+    assert all(k is None for k in dense._inference.kernels)
+    np.testing.assert_allclose(
+        clf.predict_proba(X), dense.predict_proba(X), rtol=1e-4, atol=1e-6
+    )
+
+
+def test_synapse_layer_compacts_and_expands_with_its_optimizer_slots():
+    rng = np.random.default_rng(1)
+    coef = rng.normal(size=(100, 80))
+    mask = rng.random(coef.shape) < 0.05
+    mask[3] = False  # a dead input
+    mask[:, 5] = False  # a dead output
+    coef *= mask
+    counter = (rng.integers(0, 5, size=coef.shape) * mask).astype(np.int32)
+    opt = AdamOptimizer([coef])
+    opt.slots[0]["m"] = rng.normal(size=coef.shape) * mask
+    m_before, counter_before = opt.slots[0]["m"].copy(), counter.copy()
+    layer = SynapseLayer(coef, mask, counter, opt.slots[0])
+    assert layer.update_storage(COMPACTING, batch_size=200)
+    assert layer.is_compact and layer.weights is layer.kernel.data
+    # The optimizer reads the layer's storage through the shared dict.
+    assert opt.slots[0]["m"].shape == (mask.sum(),)
+    np.testing.assert_array_equal(layer.counts, counter_before.ravel()[layer.positions])
+    expected = coef.copy()
+    expected[mask] += 1.0
+    layer.weights += 1.0  # an update in compact storage ...
+    layer.sync()  # ... lands in the dense arrays
+    np.testing.assert_array_equal(coef, expected)
+    layer.expand()
+    assert not layer.is_compact and layer.weights is coef
+    np.testing.assert_array_equal(opt.slots[0]["m"], m_before)
+    np.testing.assert_array_equal(counter, counter_before)
+
+
+def test_pruning_in_compact_storage_reaches_the_dense_arrays():
+    rng = np.random.default_rng(2)
+    coef = rng.normal(size=(100, 80))
+    mask = rng.random(coef.shape) < 0.05
+    coef *= mask
+    counter = np.zeros(coef.shape, dtype=np.int32)
+    slots = {"velocity": rng.normal(size=coef.shape) * mask}
+    layer = SynapseLayer(coef, mask, counter, slots)
+    layer.update_storage(COMPACTING, batch_size=200)
+    n_alive = layer.n_alive
+    newly = np.zeros(layer.weights.shape, dtype=bool)
+    newly[:3] = True
+    layer.weights[newly] = 0
+    layer.alive[newly] = False
+    layer.prune(newly)
+    assert layer.n_alive == n_alive - 3
+    assert np.all(slots["velocity"][newly] == 0)
+    assert layer.grad_mask is layer.alive
+    layer.expand()
+    assert mask.sum() == n_alive - 3
+    assert np.all(coef[~mask] == 0) and np.all(slots["velocity"][~mask] == 0)
+
+
+def test_recompaction_after_enough_pruning():
+    rng = np.random.default_rng(3)
+    coef = rng.normal(size=(100, 80))
+    mask = rng.random(coef.shape) < 0.08
+    coef *= mask
+    layer = SynapseLayer(coef, mask, np.zeros(coef.shape, dtype=np.int32), {})
+    layer.update_storage(COMPACTING, batch_size=200)
+    stored = len(layer.weights)
+    newly = np.zeros(stored, dtype=bool)
+    newly[: stored // 2] = True
+    layer.weights[newly] = 0
+    layer.alive[newly] = False
+    layer.prune(newly)
+    assert layer.update_storage(COMPACTING, batch_size=200)
+    assert len(layer.weights) == stored - stored // 2 == layer.n_alive
+    assert layer.grad_mask is None
+
+
+@pytest.mark.parametrize("activation", ["relu", "logistic", "tanh", "identity"])
+def test_removing_dead_neurons_keeps_the_function(activation):
+    rng = np.random.default_rng(0)
+    shapes = [(6, 5), (5, 4), (4, 3)]
+    coefs = [rng.normal(size=s) for s in shapes]
+    intercepts = [rng.normal(size=s[1]) for s in shapes]
+    masks = [rng.random(s) < 0.7 for s in shapes]
+    masks[0][:, 1] = False  # neuron 1 of layer 1: no input, a constant
+    masks[1][1, :] = True
+    masks[1][3, :] = False  # neuron 3 of layer 1: no output, no effect
+    masks[1][:, 2] = False  # neuron 2 of layer 2: no input after that
+    masks[2][2, :] = True
+    masks[2][0, :] = False  # neuron 0 of layer 2: no output
+    coefs = [c * m for c, m in zip(coefs, masks)]
+    X = rng.normal(size=(20, 6))
+    expected = forward(X, coefs, intercepts, activation, "softmax")
+    small, biases, small_masks = remove_dead_neurons(
+        coefs, intercepts, masks, activation
+    )
+    assert [c.shape for c in small] == [(6, 3), (3, 2), (2, 3)]
+    for c, m in zip(small, small_masks):
+        assert c.shape == m.shape
+    np.testing.assert_allclose(
+        forward(X, small, biases, activation, "softmax"), expected, rtol=1e-12
+    )
+    # The inputs are untouched.
+    assert intercepts[1].shape == (4,)
+
+
+def test_prediction_with_every_hidden_neuron_dead():
+    X, y = make_classification(n_samples=100, n_features=8, random_state=0)
+    clf = BSPClassifier(hidden_layer_sizes=(5,), max_iter=2, random_state=0)
+    clf.fit(X, y)
+    clf.coef_masks_[0][:] = False
+    clf.coefs_[0][:] = 0.0
+    proba = clf.predict_proba(X)
+    # Every sample gets the same output, from the biases alone.
+    np.testing.assert_allclose(proba, np.repeat(proba[:1], len(X), axis=0))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)

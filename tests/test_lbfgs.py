@@ -1,0 +1,146 @@
+"""L-BFGS prunes: one iteration is one step of the rule, restarts after pruning."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits, make_regression
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
+
+from sklearn_bsp import BSPClassifier, BSPRegressor
+from sklearn_bsp._schedules import auto_pruning_patience, auto_pruning_rate
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X / 16, y, random_state=0, stratify=y)
+
+
+@pytest.mark.parametrize("Estimator", [BSPClassifier, BSPRegressor])
+def test_defaults_never_raise(Estimator):
+    X, y = make_regression(n_samples=60, n_features=5, random_state=0)
+    if Estimator is BSPClassifier:
+        y = y > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = Estimator(solver="lbfgs", max_iter=30, random_state=0).fit(X, y)
+    # "auto" resolves from the data as for the stochastic solvers; the
+    # patience counts iterations.
+    assert est.pruning_rate_ == auto_pruning_rate(100, 60)
+    assert est.pruning_patience_ == auto_pruning_patience(
+        100,
+        60,
+        est._n_synapses,
+        est._n_synapses - sum(m.sum() for m in est.coef_masks_),
+    )
+    assert len(est.compression_curve_) == est.n_iter_
+
+
+def test_lbfgs_prunes_within_two_points_of_mlp(digits):
+    X_train, X_test, y_train, y_test = digits
+    params = dict(
+        hidden_layer_sizes=(64,), solver="lbfgs", max_iter=300, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        bsp = BSPClassifier(pruning_rate=0.05, pruning_patience=10, **params)
+        bsp.fit(X_train, y_train)
+        mlp = MLPClassifier(**params).fit(X_train, y_train)
+    assert bsp.compression_ > 0.5
+    assert bsp.n_iter_ <= 300
+    assert bsp.score(X_test, y_test) >= mlp.score(X_test, y_test) - 0.02
+    for coef, mask in zip(bsp.coefs_, bsp.coef_masks_):
+        assert np.all(coef[~mask] == 0.0)
+        assert coef.dtype == X_train.dtype
+    # The compression only grows, one entry per iteration.
+    curve = np.asarray(bsp.compression_curve_)
+    assert len(curve) == bsp.n_iter_
+    assert np.all(np.diff(curve) >= 0) and curve[-1] == bsp.compression_
+
+
+def test_patience_counts_iterations(digits):
+    # With patience p nothing can be pruned before iteration p + 1.
+    X_train, _, y_train, _ = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = BSPClassifier(
+            hidden_layer_sizes=(32,),
+            solver="lbfgs",
+            pruning_rate=0.2,
+            pruning_patience=6,
+            max_iter=20,
+            random_state=0,
+        ).fit(X_train, y_train)
+    curve = np.asarray(est.compression_curve_)
+    assert np.all(curve[:6] == 0) and curve[6] > 0
+
+
+@pytest.mark.parametrize("budget", [dict(max_iter=25), dict(max_fun=40)])
+def test_budgets_bound_the_totals_across_restarts(digits, budget):
+    X_train, _, y_train, _ = digits
+    params = dict(hidden_layer_sizes=(32,), solver="lbfgs", random_state=0)
+    params.update(pruning_rate=0.2, pruning_patience=2, **budget)
+    calls = []
+    est = BSPClassifier(**params)
+    original = est._network
+
+    def counting_network(layers):
+        network = original(layers)
+        backprop = network.backprop
+
+        def counted(*args, **kwargs):
+            calls.append(1)
+            return backprop(*args, **kwargs)
+
+        network.backprop = counted
+        return network
+
+    est._network = counting_network
+    with pytest.warns(ConvergenceWarning):
+        est.fit(X_train, y_train)
+    assert est.compression_ > 0
+    assert est.n_iter_ <= budget.get("max_iter", 15000)
+    # scipy may overshoot maxfun by one line search per run, as for
+    # MLPClassifier; the restarts must not multiply the budget.
+    if "max_fun" in budget:
+        assert len(calls) <= budget["max_fun"] + 25
+
+
+def test_warm_start_continues_counters(digits):
+    X_train, _, y_train, _ = digits
+    params = dict(
+        hidden_layer_sizes=(32,),
+        solver="lbfgs",
+        pruning_rate=0.2,
+        pruning_patience=4,
+        max_iter=6,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = BSPClassifier(warm_start=True, **params).fit(X_train, y_train)
+        before = [m.copy() for m in est.coef_masks_]
+        est.fit(X_train, y_train)
+    for old, new in zip(before, est.coef_masks_):
+        # Irreversible: nothing pruned grows back.
+        assert not np.any(new & ~old)
+    assert est.compression_ > 0
+
+
+def test_regressor_prunes_with_lbfgs():
+    X, y = make_regression(n_samples=300, n_features=20, noise=1.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = BSPRegressor(
+            hidden_layer_sizes=(64,),
+            solver="lbfgs",
+            pruning_rate=0.1,
+            pruning_patience=10,
+            max_iter=400,
+            random_state=0,
+        ).fit(X, y)
+    assert est.compression_ > 0.3
+    assert est.score(X, y) > 0.95
