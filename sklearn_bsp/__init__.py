@@ -9,7 +9,14 @@ Neuroscience 15:620558.
 
 from ._classifier import BSPClassifier
 from ._regressor import BSPRegressor
+from ._show_versions import machine_info, show_versions
 
 __version__ = "0.1.0"
 
-__all__ = ["BSPClassifier", "BSPRegressor", "__version__"]
+__all__ = [
+    "BSPClassifier",
+    "BSPRegressor",
+    "machine_info",
+    "show_versions",
+    "__version__",
+]

@@ -21,15 +21,23 @@ MAX_PRUNING_RATE = 0.5
 
 
 def _sample_term(n_samples):
-    """Return ``D = ln(beta * Nsam / B) ** 2 + 1``, shared by eqs 1 and 2.
+    """Return ``D = ln(max(beta * Nsam / B, 1)) ** 2 + 1``, shared by eqs 1 and 2.
 
-    The paper divides eq 1 by ``ln(beta * Nsam / B) ** 2``, which is zero for
-    its own 1,200-sample runs (``50 * 1200 / 60000 = 1``). Adding 1, as eq 2
-    does, keeps both equations finite for every sample count.
+    Two readings of the printed equations (see the user guide):
+
+    - The paper divides eq 1 by ``ln(beta * Nsam / B) ** 2``, which is zero for
+      its own 1,200-sample runs (``50 * 1200 / 60000 = 1``). Adding 1, as eq 2
+      does, keeps both equations finite for every sample count.
+    - The paper states that ``pr`` falls and ``pc`` grows as ``Nsam`` grows.
+      The bare square honours that only from ``Nsam = B / beta = 1,200`` up;
+      below, it turns the log around, so a 100-sample data set would be
+      pruned more weakly than a 1,200-sample one. Clamping the log at 0 gives
+      the same values at both of the paper's settings and a ``D`` that never
+      decreases with ``Nsam``.
     """
     if n_samples < 1:
         raise ValueError(f"n_samples must be >= 1, got {n_samples}.")
-    return math.log(PAPER_BETA * n_samples / PAPER_B) ** 2 + 1.0
+    return math.log(max(PAPER_BETA * n_samples / PAPER_B, 1.0)) ** 2 + 1.0
 
 
 def auto_pruning_rate(n_neurons, n_samples):

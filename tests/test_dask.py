@@ -192,16 +192,22 @@ def test_incremental_equals_partial_fit_over_the_same_blocks(
     np.testing.assert_array_equal(inc.predict(Xd).compute(), manual.predict(X))
 
 
-def test_incremental_auto_rate_uses_the_first_block_size(client, data):
-    X, y = data
-    # Uneven blocks: 150 rows first, then 100, 100 and 50.
-    Xd = da.from_array(X, chunks=((150, 100, 100, 50), (X.shape[1],)))
-    yd = da.from_array(y, chunks=((150, 100, 100, 50),))
-    inc = Incremental(_clf(pruning_rate="auto"), shuffle_blocks=False)
+def test_incremental_auto_rate_uses_the_first_block_size(client):
+    # Eq 1 depends on the sample count only above 1,200 samples.
+    X, y = make_classification(
+        n_samples=4000, n_features=10, n_informative=5, random_state=0
+    )
+    # Uneven blocks: 1,500 rows first, then 1,000, 1,000 and 500.
+    chunks = (1500, 1000, 1000, 500)
+    Xd = da.from_array(X, chunks=(chunks, (X.shape[1],)))
+    yd = da.from_array(y, chunks=(chunks,))
+    inc = Incremental(
+        _clf(pruning_rate="auto", batch_size=500, max_iter=1), shuffle_blocks=False
+    )
     inc.fit(Xd, yd, classes=np.unique(y))
-    # Eq 1 with Nsam = 150, the first block: not 400, the whole array.
-    assert inc.estimator_.pruning_rate_ == auto_pruning_rate(16, 150)
-    assert inc.estimator_.pruning_rate_ != auto_pruning_rate(16, 400)
+    # Eq 1 with Nsam = 1,500, the first block: not 4,000, the whole array.
+    assert inc.estimator_.pruning_rate_ == auto_pruning_rate(16, 1500)
+    assert inc.estimator_.pruning_rate_ != auto_pruning_rate(16, 4000)
 
 
 # ---------------------------------------------------------------------------

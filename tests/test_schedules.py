@@ -72,3 +72,21 @@ def test_patience_grows_as_network_empties_and_guards_over_pruning():
 def test_invalid_sample_count():
     with pytest.raises(ValueError, match="n_samples"):
         auto_pruning_rate(10, 0)
+
+
+def test_schedules_are_monotone_in_the_sample_count():
+    # The paper: pr falls and pc grows as Nsam grows, everywhere (the log
+    # is clamped at 0 below B / beta = 1,200 samples).
+    sizes = [1, 10, 100, 150, 1_199, 1_200, 1_201, 5_000, 60_000, 10**7]
+    for n_neurons in (10, 100, 500):
+        rates = [auto_pruning_rate(n_neurons, n) for n in sizes]
+        patiences = [auto_pruning_patience(n_neurons, n, 10_000, 0) for n in sizes]
+        assert all(a >= b for a, b in zip(rates, rates[1:]))
+        assert all(a <= b for a, b in zip(patiences, patiences[1:]))
+
+
+@pytest.mark.parametrize("n_samples", [1, 100, 150, 1_200])
+def test_small_data_sets_get_the_1200_sample_schedule(n_samples):
+    # Below 1,200 samples, D = 1: the strongest pruning of the schedules.
+    assert auto_pruning_rate(100, n_samples) == pytest.approx(0.221, abs=6e-4)
+    assert auto_pruning_patience(100, n_samples, 10_000, 0) == pytest.approx(171, abs=1)
