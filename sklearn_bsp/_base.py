@@ -32,6 +32,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._callbacks import CallbackSupportMixin
 from ._inference import InferenceNetwork
 from ._layers import CompactionPolicy, SynapseLayer
 from ._network import MaskedNetwork, forward
@@ -43,7 +44,7 @@ from ._schedules import auto_pruning_patience, auto_pruning_rate
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 
 
-class BaseBSP(BaseEstimator, metaclass=ABCMeta):
+class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of the pruning multi-layer perceptrons.
 
     Warning: This class should not be used directly. Use
@@ -244,16 +245,59 @@ class BaseBSP(BaseEstimator, metaclass=ABCMeta):
         # Stale from here on; rebuilt once the weights are final.
         self.__dict__.pop("_inference", None)
 
-        if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(X, y, sample_weight, incremental, first_pass)
-        else:
-            self._fit_lbfgs(X, y, sample_weight)
+        # scikit-learn's callbacks: the fit is one task, each epoch (each
+        # L-BFGS iteration) one of its subtasks.
+        n_tasks = 1 if incremental else self.max_iter
+        callback_ctx = self._init_callback_context(max_subtasks=n_tasks)
+        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+        callback_ctx.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
+        self._callback_fit_args = (callback_ctx, X, y, metadata)
+        try:
+            if self.solver in _STOCHASTIC_SOLVERS:
+                self._fit_stochastic(X, y, sample_weight, incremental, first_pass)
+            else:
+                self._fit_lbfgs(X, y, sample_weight)
+        finally:
+            del self._callback_fit_args
 
         weights = chain(self.coefs_, self.intercepts_)
         if not all(np.isfinite(w).all() for w in weights):
             raise ValueError(_divergence_message(np.inf, self.n_iter_))
         self._refresh_inference()
+        callback_ctx.call_on_fit_task_end(
+            estimator=self, X=X, y=y, metadata=metadata, reconstruction_attributes={}
+        )
         return self
+
+    def _fitted_snapshot(self):
+        """Attributes that make a copy of the estimator predict as of now."""
+        return {
+            "coefs_": [c.copy() for c in self.coefs_],
+            "intercepts_": [b.copy() for b in self.intercepts_],
+            "coef_masks_": [m.copy() for m in self.coef_masks_],
+            "pruning_counters_": [c.copy() for c in self.pruning_counters_],
+            "compression_curve_": list(self.compression_curve_),
+            "loss_curve_": list(getattr(self, "loss_curve_", [])),
+        }
+
+    def _callback_epoch_begin(self):
+        """Open an epoch's (an iteration's) callback subtask."""
+        callback_ctx, X, y, metadata = self._callback_fit_args
+        epoch_ctx = callback_ctx.subcontext(task_name="epoch")
+        epoch_ctx.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
+        return epoch_ctx
+
+    def _callback_epoch_end(self, epoch_ctx):
+        """Close an epoch's subtask; True when a callback asks to stop."""
+        _, X, y, metadata = self._callback_fit_args
+        return epoch_ctx.call_on_fit_task_end(
+            estimator=self,
+            X=X,
+            y=y,
+            metadata=metadata,
+            # Evaluated only for callbacks that ask for a fitted estimator.
+            reconstruction_attributes=self._fitted_snapshot,
+        )
 
     def _initialize(self, y, layer_units, dtype):
         self.n_iter_ = 0
@@ -455,6 +499,7 @@ class BaseBSP(BaseEstimator, metaclass=ABCMeta):
         network = self._network(layers)
         iprint = 1 if (self.verbose is True or self.verbose >= 1) else -1
         n_iter = n_fun = 0
+        self.n_iter_ = 0
         while True:
             # The free parameters of this run: alive weights, all biases.
             alive = [None if m.all() else m.copy() for m in self.coef_masks_]
@@ -489,16 +534,19 @@ class BaseBSP(BaseEstimator, metaclass=ABCMeta):
                 )
                 return loss, pack(coef_grads + intercept_grads)
 
-            pruned_now = False
+            pruned_now = stopped = False
 
             def callback(intermediate_result):  # scipy needs this one name
-                nonlocal pruned_now
-                if pruning:
-                    unpack(intermediate_result.x)
-                    if self._prune_step(layers, None):
-                        pruned_now = True
+                nonlocal pruned_now, stopped
+                self.n_iter_ += 1
+                iteration_ctx = self._callback_epoch_begin()
+                unpack(intermediate_result.x)
+                if pruning and self._prune_step(layers, None):
+                    pruned_now = True
                 self.compression_curve_.append(self.compression_)
-                if pruned_now:
+                if self._callback_epoch_end(iteration_ctx):
+                    stopped = True
+                if pruned_now or stopped:
                     raise StopIteration
 
             opt_res = scipy.optimize.minimize(
@@ -517,6 +565,10 @@ class BaseBSP(BaseEstimator, metaclass=ABCMeta):
             n_iter += opt_res.nit
             n_fun += opt_res.nfev
             self.loss_ = float(opt_res.fun)
+            if stopped:
+                # A callback asked to stop: the weights of that iteration
+                # are in place (and pruned if it pruned).
+                break
             if not pruned_now:
                 unpack(opt_res.x.astype(self.coefs_[0].dtype, copy=False))
                 self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
@@ -626,6 +678,7 @@ class BaseBSP(BaseEstimator, metaclass=ABCMeta):
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
+                epoch_ctx = self._callback_epoch_begin()
                 if self.shuffle:
                     # Shuffle indices rather than X and y to save memory.
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
@@ -684,6 +737,10 @@ class BaseBSP(BaseEstimator, metaclass=ABCMeta):
                     early_stopping, X_val, y_val, sample_weight_val
                 )
                 self._optimizer.iteration_ends(self.t_)
+                if self._callback_epoch_end(epoch_ctx):
+                    # A callback asked to stop: the epoch is complete, the
+                    # estimator is fitted as of now.
+                    break
 
                 if self._no_improvement_count > self.n_iter_no_change:
                     if early_stopping:

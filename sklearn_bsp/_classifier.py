@@ -14,6 +14,7 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseBSP
+from ._callbacks import with_callbacks
 
 
 class BSPClassifier(ClassifierMixin, BaseBSP):
@@ -313,6 +314,7 @@ class BSPClassifier(ClassifierMixin, BaseBSP):
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @with_callbacks
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix X and target(s) y, pruning as it learns.
 
@@ -337,6 +339,7 @@ class BSPClassifier(ClassifierMixin, BaseBSP):
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
+    @with_callbacks
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Update the model with a single epoch over the given data.
 

@@ -9,6 +9,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseBSP
+from ._callbacks import with_callbacks
 
 
 class BSPRegressor(RegressorMixin, BaseBSP):
@@ -319,6 +320,7 @@ class BSPRegressor(RegressorMixin, BaseBSP):
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @with_callbacks
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix X and target(s) y, pruning as it learns.
 
@@ -342,6 +344,7 @@ class BSPRegressor(RegressorMixin, BaseBSP):
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
+    @with_callbacks
     def partial_fit(self, X, y, sample_weight=None):
         """Update the model with a single epoch over the given data.
 

@@ -260,16 +260,24 @@ def record_learning_curve(
     """Fit an MLP once and record its test score and training time per epoch.
 
     The estimator is fitted exactly as ``estimator.fit(X, y)`` would fit it
-    (same epochs, shuffling, stopping rule); after every epoch it is scored
-    on ``(X_test, y_test)``. The time spent scoring is not counted as
-    training time, so ``times`` is the wall-clock time the fit itself took up
-    to each epoch. The result feeds :func:`learning_speedup`.
+    (same epochs, shuffling, stopping rule); after every epoch (every L-BFGS
+    iteration) it is scored on ``(X_test, y_test)``. The time spent scoring
+    is not counted as training time, so ``times`` is the wall-clock time the
+    fit itself took up to each epoch. The result feeds
+    :func:`learning_speedup`.
+
+    The epochs are observed through scikit-learn's callback API
+    (``set_callbacks``), which :class:`~sklearn_bsp.BSPClassifier` and
+    :class:`~sklearn_bsp.BSPRegressor` support. scikit-learn 1.9's
+    ``MLPClassifier`` does not; ``BSPClassifier(pruning_rate=0)`` trains the
+    same network to the bit and stands in for it.
 
     Parameters
     ----------
-    estimator : BSPClassifier or sklearn.neural_network.MLPClassifier
-        An unfitted (or ``warm_start``) estimator with a stochastic solver
-        (``'sgd'`` or ``'adam'``). It is fitted in place.
+    estimator : BSPClassifier or BSPRegressor
+        An unfitted (or ``warm_start``) estimator supporting scikit-learn's
+        callbacks, with any solver. It is fitted in place; the callbacks it
+        already has are kept.
 
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         Training data.
@@ -308,11 +316,8 @@ def record_learning_curve(
 
     Notes
     -----
-    The epoch hook is the estimator's per-epoch stopping-rule update, which
-    scikit-learn's ``MLPClassifier`` and ``BSPClassifier`` both call once per
-    epoch; the fit is not otherwise changed. With ``early_stopping=True``
-    the recorded scores are those of each epoch, not of the restored best
-    weights.
+    With ``early_stopping=True`` the recorded scores are those of each epoch,
+    not of the restored best weights.
 
     Examples
     --------
@@ -326,40 +331,62 @@ def record_learning_curve(
     >>> curve.epochs  # doctest: +SKIP
     array([1, 2, 3, 4, 5])
     """
-    if getattr(estimator, "solver", None) not in ("sgd", "adam"):
-        raise ValueError(
-            "record_learning_curve needs an MLP with a stochastic solver "
-            f"('sgd' or 'adam'); got solver={getattr(estimator, 'solver', None)!r}."
+    if not hasattr(estimator, "set_callbacks"):
+        raise TypeError(
+            "record_learning_curve observes the epochs through scikit-learn's "
+            f"callback API, which {type(estimator).__name__} does not support. "
+            "For scikit-learn's MLPClassifier, use "
+            "sklearn_bsp.BSPClassifier(pruning_rate=0, ...): it trains the same "
+            "network to the bit."
         )
-    scorer = check_scoring(estimator, scoring=scoring)
-    hook = estimator._update_no_improvement_count
-    times, scores, compressions = [], [], []
-    clock = {"start": None, "scoring": 0.0}
-
-    def per_epoch(*args, **kwargs):
-        now = time.perf_counter()
-        times.append(now - clock["start"] - clock["scoring"])
-        scores.append(scorer(estimator, X_test, y_test))
-        compressions.append(getattr(estimator, "compression_", 0.0))
-        clock["scoring"] += time.perf_counter() - now
-        return hook(*args, **kwargs)
-
-    estimator._update_no_improvement_count = per_epoch
+    recorder = _EpochRecorder(check_scoring(estimator, scoring=scoring), X_test, y_test)
+    previous = list(getattr(estimator, "_skl_callbacks", []))
+    estimator.set_callbacks(*previous, recorder)
     try:
-        clock["start"] = time.perf_counter()
         if sample_weight is None:
             estimator.fit(X, y)
         else:
             estimator.fit(X, y, sample_weight=sample_weight)
     finally:
-        # Remove the instance attribute so the estimator pickles and clones
-        # as before.
-        del estimator._update_no_improvement_count
-    n = len(times)
+        estimator.set_callbacks(*previous)
+    n = len(recorder.times)
+    losses = getattr(estimator, "loss_curve_", None)
     return Bunch(
         epochs=np.arange(1, n + 1),
-        times=np.asarray(times),
-        scores=np.asarray(scores, dtype=np.float64),
-        losses=np.asarray(estimator.loss_curve_[-n:], dtype=np.float64),
-        compressions=np.asarray(compressions, dtype=np.float64),
+        times=np.asarray(recorder.times),
+        scores=np.asarray(recorder.scores, dtype=np.float64),
+        losses=np.asarray(
+            losses[-n:] if losses is not None else [np.nan] * n, dtype=np.float64
+        ),
+        compressions=np.asarray(recorder.compressions, dtype=np.float64),
     )
+
+
+class _EpochRecorder:
+    """A scikit-learn callback: times and scores the estimator after each epoch."""
+
+    def __init__(self, scorer, X_test, y_test):
+        self.scorer, self.X_test, self.y_test = scorer, X_test, y_test
+
+    def setup(self, estimator, context):
+        self.times, self.scores, self.compressions = [], [], []
+        self.scoring = 0.0
+        self.start = time.perf_counter()
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context):
+        if context.task_name != "epoch":
+            return False
+        now = time.perf_counter()
+        self.times.append(now - self.start - self.scoring)
+        # At the end of an epoch the estimator's arrays hold that epoch's
+        # weights, and prediction never changes the estimator.
+        self.scores.append(self.scorer(estimator, self.X_test, self.y_test))
+        self.compressions.append(getattr(estimator, "compression_", 0.0))
+        self.scoring += time.perf_counter() - now
+        return False
+
+    def teardown(self, estimator, context):
+        pass

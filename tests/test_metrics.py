@@ -206,50 +206,48 @@ def test_invalid_levels(levels):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@pytest.mark.parametrize("kind", ["bsp", "mlp"])
-def test_record_learning_curve_does_not_change_the_fit(kind):
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+@pytest.mark.parametrize("pruning_rate", [0.1, 0])
+def test_record_learning_curve_does_not_change_the_fit(solver, pruning_rate):
     import pickle
 
     from sklearn.datasets import load_digits
-    from sklearn.neural_network import MLPClassifier
 
     from sklearn_bsp import BSPClassifier
+    from sklearn_bsp.callbacks import PruningMonitor
     from sklearn_bsp.metrics import record_learning_curve
 
     X, y = load_digits(return_X_y=True)
     X = X / 16
     params = dict(hidden_layer_sizes=(16,), max_iter=6, random_state=0)
-    if kind == "bsp":
 
-        def make():
-            return BSPClassifier(pruning_rate=0.1, pruning_patience=3, **params)
+    def make():
+        return BSPClassifier(
+            pruning_rate=pruning_rate, pruning_patience=3, solver=solver, **params
+        )
 
-    else:
-
-        def make():
-            return MLPClassifier(**params)
-
-    recorded = make()
+    monitor = PruningMonitor()
+    recorded = make().set_callbacks(monitor)
     curve = record_learning_curve(recorded, X[:1200], y[:1200], X[1200:], y[1200:])
     plain = make().fit(X[:1200], y[:1200])
     for a, b in zip(recorded.coefs_, plain.coefs_):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(curve.epochs, np.arange(1, 7))
+    np.testing.assert_array_equal(curve.epochs, np.arange(1, plain.n_iter_ + 1))
     assert np.all(np.diff(curve.times) > 0) and curve.times[0] > 0
-    np.testing.assert_allclose(curve.losses, plain.loss_curve_)
+    if solver != "lbfgs":
+        np.testing.assert_allclose(curve.losses, plain.loss_curve_)
     assert curve.scores[-1] == pytest.approx(plain.score(X[1200:], y[1200:]))
-    if kind == "bsp":
-        np.testing.assert_allclose(curve.compressions, plain.compression_curve_)
-    else:
-        assert np.all(curve.compressions == 0)
-    pickle.dumps(recorded)  # the hook is gone again
-    assert "_update_no_improvement_count" not in vars(recorded)
+    np.testing.assert_allclose(curve.compressions, plain.compression_curve_)
+    # The estimator's own callbacks ran alongside and are kept.
+    assert len(monitor.records_) == plain.n_iter_
+    assert recorded._skl_callbacks == [monitor]
+    pickle.dumps(recorded)
 
 
-def test_record_learning_curve_needs_stochastic_solver():
+def test_record_learning_curve_needs_callback_support():
     from sklearn.neural_network import MLPClassifier
 
     from sklearn_bsp.metrics import record_learning_curve
 
-    with pytest.raises(ValueError, match="stochastic solver"):
-        record_learning_curve(MLPClassifier(solver="lbfgs"), [[0]], [0], [[0]], [0])
+    with pytest.raises(TypeError, match="BSPClassifier.pruning_rate=0"):
+        record_learning_curve(MLPClassifier(), [[0]], [0], [[0]], [0])
