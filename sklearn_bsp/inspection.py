@@ -432,6 +432,16 @@ class WeightHistogramDisplay:
         # Shared edges, so that both densities are over the same bins.
         self.bin_edges_ = np.histogram_bin_edges(np.concatenate(everything), bins)
 
+        kwargs = {
+            "histtype": "stepfilled",
+            "color": "tab:orange",
+            "alpha": 0.7,
+            "label": f"{self.estimator_name or 'estimator'}: {weights.size:,} alive",
+        }
+        kwargs.update(hist_kwargs or {})
+        *_, self.bars_ = ax.hist(weights, bins=self.bin_edges_, density=True, **kwargs)
+        # The reference's outline is drawn last, so the filled histogram does
+        # not hide it.
         self.reference_bars_ = None
         if self.reference_weights is not None:
             kwargs = {
@@ -444,19 +454,11 @@ class WeightHistogramDisplay:
             *_, self.reference_bars_ = ax.hist(
                 reference, bins=self.bin_edges_, density=True, **kwargs
             )
-        kwargs = {
-            "histtype": "stepfilled",
-            "color": "tab:orange",
-            "alpha": 0.7,
-            "label": f"{self.estimator_name or 'estimator'}: {weights.size:,} alive",
-        }
-        kwargs.update(hist_kwargs or {})
-        *_, self.bars_ = ax.hist(weights, bins=self.bin_edges_, density=True, **kwargs)
         if log:
             ax.set_yscale("log")
         ax.set(xlabel="weight", ylabel="density")
         ax.set_title(f"Weights of layer {self.layer}")
-        ax.legend(loc="upper right", fontsize="small")
+        ax.legend(loc="best", fontsize="small")
         self.ax_ = ax
         self.figure_ = ax.figure
         return self

@@ -84,9 +84,7 @@ def _compact_layers(model):
     """
     coefs = [c.toarray() if sp.issparse(c) else np.asarray(c) for c in model.coefs_]
     masks = [np.asarray(m, dtype=bool) for m in model.coef_masks_]
-    return remove_dead_neurons(coefs, list(model.intercepts_), masks, model.activation)[
-        :3
-    ]
+    return remove_dead_neurons(coefs, list(model.intercepts_), masks, model.activation)
 
 
 def _option(scope_or_container, model, name, value):

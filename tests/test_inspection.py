@@ -128,8 +128,8 @@ def test_weight_histogram_against_dense_reference(pruned, digits):
     assert edges[0] == everything.min() and edges[-1] == everything.max()
     assert display.reference_bars_ is not None
     legend = [t.get_text() for t in display.ax_.get_legend().get_texts()]
-    assert legend[0].startswith("MLPClassifier: 2,560")
-    assert legend[1].startswith("BSP: ")
+    assert legend[0].startswith("BSP: ")
+    assert legend[1].startswith("MLPClassifier: 2,560")
 
 
 def test_weight_histogram_rejects_missing_layer(pruned):
