@@ -272,9 +272,9 @@ def to_onnx(
     The graph holds the compacted network: the hidden neurons that pruning
     has made dead are removed, so it is as narrow as the network that
     ``predict`` runs. A classifier's graph has two outputs, ``label`` (as
-    ``predict``) and ``probabilities`` (a float tensor, as
-    ``predict_proba``); a regressor's has one, ``variable``, of shape
-    ``(n_samples, n_outputs_)``.
+    ``predict``; int64 for integer and boolean labels, strings otherwise)
+    and ``probabilities`` (a float tensor, as ``predict_proba``); a
+    regressor's has one, ``variable``, of shape ``(n_samples, n_outputs_)``.
 
     Parameters
     ----------
@@ -334,6 +334,12 @@ def to_onnx(
     True
     """
     check_is_fitted(estimator)
+    if not hasattr(estimator, "coef_masks_"):
+        raise TypeError(
+            f"to_onnx exports BSP estimators, which have coef_masks_; "
+            f"{type(estimator).__name__} has none. Convert it with "
+            "skl2onnx.to_onnx instead."
+        )
     X_sample = np.asarray(X_sample)
 
     def parse(scope, model, inputs, custom_parsers=None):

@@ -111,6 +111,13 @@ def test_float_labels_are_refused_with_advice():
         to_onnx(clf, X)
 
 
+def test_estimator_without_masks_is_refused_with_advice():
+    X, y = make_regression(n_samples=50, n_features=4, random_state=0)
+    reg = MLPRegressor(hidden_layer_sizes=(5,), max_iter=5, random_state=0)
+    with pytest.raises(TypeError, match=r"has none\. Convert it with skl2onnx"):
+        to_onnx(reg.fit(X, y), X)
+
+
 def _masked_regressor(loss="squared_error"):
     """A fitted MLPRegressor carrying ``coef_masks_``, as a BSPRegressor will.
 
