@@ -76,16 +76,23 @@ threadpool_limits(limits=1, user_api="blas")
 
 # -- HTML -----------------------------------------------------------------------
 
-html_theme = "alabaster"
+# The theme of NumPy, SciPy, pandas and (with its own CSS) scikit-learn, so
+# the pages look like the rest of the ecosystem. No icon links or version
+# switcher: both need URLs fetched at run time, and the build is offline.
+html_theme = "pydata_sphinx_theme"
 html_theme_options = {
-    "description": (
-        "An MLPClassifier that prunes its own synapses while it learns "
-        "(brain-inspired synaptic pruning)."
-    ),
-    "fixed_sidebar": True,
-    "page_width": "1100px",
-    "sidebar_width": "230px",
+    "logo": {"text": f"sklearn-bsp {release}"},
+    "navbar_align": "left",
+    "header_links_before_dropdown": 7,
+    "show_toc_level": 2,
+    # The page's own table of contents on the right; no "edit this page" or
+    # "show source" links (html_show_sourcelink is off).
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version", "theme-version"],
 }
+# The landing and changelog pages have no section tree to show on the left.
+html_sidebars = {"index": [], "changelog": []}
 html_static_path = ["_static"]
 html_css_files = ["custom.css"]
 html_title = f"sklearn-bsp {release}"

@@ -26,6 +26,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 
 from sklearn_bsp import BSPClassifier
+from sklearn_bsp.inspection import CompressionDisplay
 from sklearn_bsp.metrics import learning_speedup, record_learning_curve
 
 digits = load_digits()
@@ -94,8 +95,9 @@ ax_acc.set(xlabel="epoch", ylabel="test accuracy", ylim=(0.8, 1.0))
 ax_acc.legend(loc="lower right")
 ax_acc.set_title("Test accuracy")
 
-ax_comp.plot(curve_bsp.epochs, 100 * np.asarray(bsp.compression_curve_))
-ax_comp.set(xlabel="epoch", ylabel="synapses pruned (%)", ylim=(0, 100))
+# CompressionDisplay draws ``compression_curve_``, the share of synapses
+# pruned after each epoch.
+CompressionDisplay.from_estimator(bsp, kind="epochs", ax=ax_comp, name="BSP")
 ax_comp.set_title("BSP compression (compression_curve_)")
 fig.tight_layout()
 
@@ -146,10 +148,16 @@ dead = alive_per_pixel == 0
 print(f"pixels blank in every training image: {int(blank.sum())}")
 print(f"pixels that lost every synapse:       {int(dead.sum())}")
 print(f"the same pixels:                      {bool(np.array_equal(blank, dead))}")
-print(
-    "alive synapses per weight matrix:",
-    [f"{mask.mean():.1%}" for mask in bsp.coef_masks_],
-)
+
+# %%
+# Compression per layer
+# ---------------------
+# With the default ``pruning_scope="layer"`` each weight matrix draws its
+# candidates at the same rate from its own synapses; here both lose about
+# half of them. The bars are the share of each matrix's synapses pruned,
+# from ``coef_masks_``.
+CompressionDisplay.from_estimator(bsp, kind="layers", name="BSP")
+plt.tight_layout()
 
 # sphinx_gallery_thumbnail_number = 2
 plt.show()

@@ -29,6 +29,7 @@ from sklearn.model_selection import train_test_split
 
 from sklearn_bsp import BSPClassifier
 from sklearn_bsp.datasets import load_fashion_mnist
+from sklearn_bsp.inspection import WeightHistogramDisplay
 
 rng = np.random.default_rng(0)
 try:
@@ -95,24 +96,26 @@ print(
 # %%
 # Histograms of the input-to-hidden weights
 # -----------------------------------------
-# For BSP only the alive synapses are counted: the pruned ones are exactly 0
-# and would be one tall bar at the origin. Training leaves the unpruned and the
-# dropout networks with a large mass of weights near zero. BSP has removed
-# those: a synapse whose ``|w|`` stays among the smallest for long enough is
-# pruned, so what remains are two lobes away from zero. The accuracies printed
-# above show what the removal cost or gained on this training set.
-weights = {
-    name: model.coefs_[0][model.coef_masks_[0]] for name, model in models.items()
-}
-limit = max(np.abs(w).max() for w in weights.values())
-bins = np.linspace(-limit, limit, 81)
-
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), sharex=True, sharey=True)
-for ax, (name, w) in zip(axes, weights.items()):
-    ax.hist(w, bins=bins, color="tab:blue" if name != "BSP" else "tab:orange")
-    ax.set_title(f"{name}: {w.size:,} synapses")
-    ax.set_xlabel("weight")
-axes[0].set_ylabel("number of synapses")
+# :class:`~sklearn_bsp.inspection.WeightHistogramDisplay` draws the weights
+# of one layer of the BSP network (filled) over those of a reference network
+# (outline), as densities on a log scale. For BSP only the alive synapses are
+# counted: the pruned ones are exactly 0 and would be one tall bar at the
+# origin. Training leaves the unpruned and the dropout networks with a large
+# mass of weights near zero. BSP has removed those: a synapse whose ``|w|``
+# stays among the smallest for long enough is pruned, so what remains are two
+# lobes away from zero. The accuracies printed above show what the removal
+# cost or gained on this training set.
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+for ax, reference in zip(axes, ["unpruned", "dropout 0.5"]):
+    WeightHistogramDisplay.from_estimator(
+        bsp,
+        layer=0,
+        reference=models[reference],
+        name="BSP",
+        reference_name=reference,
+        ax=ax,
+    )
+    ax.set_title(f"BSP against the {reference} network")
 fig.suptitle(f"Input-to-hidden weights after training ({data_name})")
 fig.tight_layout()
 
@@ -121,6 +124,9 @@ fig.tight_layout()
 # -------------------------------
 # The share of the first layer's synapses with ``|w| < 0.02``; for BSP, out of
 # those still alive.
+weights = {
+    name: model.coefs_[0][model.coef_masks_[0]] for name, model in models.items()
+}
 for name, w in weights.items():
     print(f"{name:12s} |w| < 0.02: {np.mean(np.abs(w) < 0.02):6.1%}")
 

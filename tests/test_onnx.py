@@ -1,0 +1,250 @@
+"""ONNX export: onnxruntime computes what predict and predict_proba compute."""
+
+import doctest
+import importlib
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import (
+    make_classification,
+    make_multilabel_classification,
+    make_regression,
+)
+from sklearn.neural_network import MLPRegressor
+
+pytest.importorskip("onnx")
+pytest.importorskip("skl2onnx")
+ort = pytest.importorskip("onnxruntime")
+
+import skl2onnx  # noqa: E402
+from onnx import numpy_helper  # noqa: E402
+
+import sklearn_bsp.onnx  # noqa: E402
+from sklearn_bsp import BSPClassifier  # noqa: E402
+from sklearn_bsp.onnx import to_onnx  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+# Pruning settings that remove a large share of the synapses within the
+# short fits of these tests.
+PRUNED = dict(pruning_rate=0.2, pruning_patience=3, pruning_unit="batch")
+DENSE = dict(pruning_rate=0)
+
+
+def _run(onx, X):
+    session = ort.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    return session.run(None, {session.get_inputs()[0].name: X})
+
+
+def _data(kind):
+    if kind == "multilabel":
+        X, y = make_multilabel_classification(
+            n_samples=300, n_features=20, n_classes=4, random_state=0
+        )
+        X = X / X.max()
+    else:
+        n_classes = 2 if kind == "binary" else 4
+        X, y = make_classification(
+            n_samples=300,
+            n_features=20,
+            n_informative=8,
+            n_classes=n_classes,
+            random_state=0,
+        )
+    return X.astype(np.float32), y
+
+
+def _fit(kind, pruning, hidden=(32, 16)):
+    X, y = _data(kind)
+    clf = BSPClassifier(
+        hidden_layer_sizes=hidden, max_iter=60, random_state=0, **pruning
+    ).fit(X, y)
+    return clf, X
+
+
+@pytest.mark.parametrize("sparse_initializers", [False, True])
+@pytest.mark.parametrize("sparsify", [False, True])
+@pytest.mark.parametrize("pruning", [DENSE, PRUNED], ids=["dense", "pruned"])
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel"])
+def test_classifier_matches_predict_proba(kind, pruning, sparsify, sparse_initializers):
+    clf, X = _fit(kind, pruning)
+    if pruning is PRUNED:
+        assert clf.compression_ > 0.3  # the export must handle real pruning
+    else:
+        assert clf.compression_ == 0
+    expected_proba = clf.predict_proba(X)
+    expected_label = clf.predict(X)
+    if sparsify:
+        clf.sparsify()
+
+    label, proba = _run(to_onnx(clf, X, sparse_initializers=sparse_initializers), X)
+
+    assert proba.dtype == np.float32
+    np.testing.assert_allclose(proba, expected_proba, rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(label, expected_label)
+    if sparsify:
+        # The export densifies copies; the estimator keeps its sparse weights.
+        assert all(sp.issparse(c) for c in clf.coefs_)
+
+
+def test_string_labels_and_float64_input():
+    X, y = _data("multiclass")
+    X = X.astype(np.float64)
+    labels = np.array(["ant", "bee", "cat", "dog"])[y]
+    clf = BSPClassifier(max_iter=40, random_state=0, **PRUNED).fit(X, labels)
+
+    label, proba = _run(to_onnx(clf, X), X)
+
+    assert proba.dtype == np.float64
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(label, clf.predict(X))
+
+
+def test_float_labels_are_refused_with_advice():
+    X, y = _data("binary")
+    clf = BSPClassifier(max_iter=5, random_state=0).fit(X, y.astype(float))
+    with pytest.raises(ValueError, match="LabelEncoder"):
+        to_onnx(clf, X)
+
+
+def test_estimator_without_masks_is_refused_with_advice():
+    X, y = make_regression(n_samples=50, n_features=4, random_state=0)
+    reg = MLPRegressor(hidden_layer_sizes=(5,), max_iter=5, random_state=0)
+    with pytest.raises(TypeError, match=r"has none\. Convert it with skl2onnx"):
+        to_onnx(reg.fit(X, y), X)
+
+
+def _masked_regressor(loss="squared_error"):
+    """A fitted MLPRegressor carrying ``coef_masks_``, as a BSPRegressor will.
+
+    BSPRegressor does not exist yet; the exporter reads only public fitted
+    attributes (``coefs_``, ``intercepts_``, ``coef_masks_``, ``activation``,
+    ``out_activation_``, ``n_outputs_``), so a scikit-learn MLPRegressor with
+    masks attached stands in for it. The masked-out weights are set to 0, as
+    pruning leaves them, so ``predict`` of the modified MLPRegressor is the
+    reference. Hidden neuron 0 loses all its inputs (it becomes a constant
+    that the export folds into the next biases) and neuron 1 all its outputs
+    (the export drops it).
+    """
+    X, y = make_regression(
+        n_samples=200, n_features=10, n_targets=2, noise=1.0, random_state=0
+    )
+    if loss == "poisson":
+        y = np.exp(y / np.abs(y).max())
+    reg = MLPRegressor(
+        hidden_layer_sizes=(24,), loss=loss, max_iter=200, random_state=0
+    ).fit(X / 3, y)
+    rng = np.random.default_rng(0)
+    masks = [rng.random(c.shape) > 0.5 for c in reg.coefs_]
+    masks[0][:, 0] = False
+    masks[1][1, :] = False
+    reg.coefs_ = [c * m for c, m in zip(reg.coefs_, masks)]
+    reg.coef_masks_ = masks
+    return reg, (X / 3).astype(np.float32)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+@pytest.mark.parametrize("sparse_initializers", [False, True])
+def test_regressor_matches_predict(loss, sparse_initializers):
+    reg, X = _masked_regressor(loss)
+    assert reg.out_activation_ == ("exp" if loss == "poisson" else "identity")
+    onx = to_onnx(reg, X, sparse_initializers=sparse_initializers)
+
+    (prediction,) = _run(onx, X)
+
+    assert prediction.shape == (X.shape[0], 2)
+    np.testing.assert_allclose(prediction, reg.predict(X), rtol=1e-5, atol=1e-5)
+
+
+def _weight_shapes(onx):
+    shapes = [tuple(t.dims) for t in onx.graph.initializer if t.name.startswith("coef")]
+    for node in onx.graph.node:
+        for attribute in node.attribute:
+            if attribute.name == "sparse_value":
+                shapes.append(tuple(attribute.sparse_tensor.dims))
+    return shapes
+
+
+def test_export_drops_dead_hidden_neurons():
+    reg, X = _masked_regressor()
+    keep = reg.coef_masks_[0].any(axis=0) & reg.coef_masks_[1].any(axis=1)
+    assert keep.sum() <= 22  # neurons 0 and 1 at least are dead
+
+    shapes = _weight_shapes(to_onnx(reg, X))
+
+    assert sorted(shapes) == sorted([(10, keep.sum()), (keep.sum(), 2)])
+
+
+def test_sparse_initializers_hold_only_alive_synapses():
+    clf, X = _fit("multiclass", PRUNED, hidden=(100,))
+    dense = to_onnx(clf, X).SerializeToString()
+    sparse_model = to_onnx(clf, X, sparse_initializers=True)
+
+    alive = sum(int(m.sum()) for m in clf.coef_masks_)
+    stored = [
+        attribute.sparse_tensor
+        for node in sparse_model.graph.node
+        for attribute in node.attribute
+        if attribute.name == "sparse_value"
+    ]
+    assert len(stored) == len(clf.coefs_)
+    # The dead neurons removed, the remaining alive synapses are stored.
+    n_stored = sum(numpy_helper.to_array(t.values).size for t in stored)
+    assert n_stored <= alive
+    assert len(sparse_model.SerializeToString()) < len(dense)
+
+
+def test_registered_with_skl2onnx():
+    clf, X = _fit("multiclass", PRUNED)
+    onx = skl2onnx.to_onnx(clf, X[:1], options={id(clf): {"zipmap": False}})
+    label, proba = _run(onx, X)
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(label, clf.predict(X))
+
+    # skl2onnx's ZipMap, on request: one {class: probability} map per sample.
+    onx = to_onnx(clf, X, zipmap=True)
+    label, maps = _run(onx, X[:3])
+    assert set(maps[0]) == set(clf.classes_.tolist())
+    np.testing.assert_allclose(
+        [maps[0][c] for c in clf.classes_], clf.predict_proba(X[:1])[0], atol=1e-5
+    )
+
+
+def test_registered_in_a_pipeline_with_sparse_option():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _data("binary")
+    pipe = make_pipeline(
+        StandardScaler(), BSPClassifier(max_iter=40, random_state=0, **PRUNED)
+    ).fit(X, y)
+    clf = pipe[-1]
+    onx = skl2onnx.to_onnx(
+        pipe, X[:1], options={id(clf): {"zipmap": False, "sparse_initializers": True}}
+    )
+    assert any(a.name == "sparse_value" for n in onx.graph.node for a in n.attribute)
+    label, proba = _run(onx, X)
+    np.testing.assert_allclose(proba, pipe.predict_proba(X), rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(label, pipe.predict(X))
+
+
+def test_missing_extra_names_it(monkeypatch):
+    # As if skl2onnx were not installed: importing it fails.
+    monkeypatch.setitem(sys.modules, "skl2onnx", None)
+    monkeypatch.delitem(sys.modules, "sklearn_bsp.onnx")
+    with pytest.raises(ImportError, match=r"sklearn-bsp\[onnx\]"):
+        importlib.import_module("sklearn_bsp.onnx")
+
+
+def test_docstring_examples():
+    # tests/test_docstrings.py skips modules whose extra may be missing; the
+    # examples of this one run here, behind the importorskip above.
+    result = doctest.testmod(
+        sklearn_bsp.onnx, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    )
+    assert result.attempted > 0
+    assert result.failed == 0
