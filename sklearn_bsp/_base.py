@@ -12,6 +12,7 @@ The training loops are adapted from scikit-learn
 2007-2024 The scikit-learn developers, BSD-3-Clause License (see LICENSE).
 """
 
+import math
 import warnings
 from abc import ABCMeta, abstractmethod
 from itertools import chain
@@ -38,7 +39,7 @@ from ._layers import CompactionPolicy, SynapseLayer
 from ._network import MaskedNetwork, forward
 from ._optimizers import AdamOptimizer, SGDOptimizer
 from ._persistence import pack_state, unpack_state
-from ._pruning import SynapticPruner
+from ._pruning import SynapticPruner, output_paths
 from ._schedules import auto_pruning_patience, auto_pruning_rate
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
@@ -97,6 +98,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         "pruning_unit": [StrOptions({"batch", "epoch"})],
         "pruning_scope": [StrOptions({"layer", "network"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "max_compression": [None, Interval(Real, 0, 1, closed="neither")],
     }
 
     @abstractmethod
@@ -131,6 +133,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         pruning_unit="batch",
         pruning_scope="layer",
         dropout=0.0,
+        max_compression=None,
         loss=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -161,6 +164,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.pruning_unit = pruning_unit
         self.pruning_scope = pruning_scope
         self.dropout = dropout
+        self.max_compression = max_compression
         self.loss = loss
 
     # ------------------------------------------------------------------
@@ -263,11 +267,31 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         weights = chain(self.coefs_, self.intercepts_)
         if not all(np.isfinite(w).all() for w in weights):
             raise ValueError(_divergence_message(np.inf, self.n_iter_))
+        self._warn_if_nearly_dead()
         self._refresh_inference()
         callback_ctx.call_on_fit_task_end(
             estimator=self, X=X, y=y, metadata=metadata, reconstruction_attributes={}
         )
         return self
+
+    def _warn_if_nearly_dead(self):
+        # Fewer alive synapses into a layer than it has neurons: most of them
+        # compute a constant. The guard keeps the outputs reachable, but such
+        # a network has lost what it learned.
+        starved = [
+            i
+            for i, mask in enumerate(self.coef_masks_)
+            if np.count_nonzero(mask) < mask.shape[1]
+        ]
+        if starved:
+            warnings.warn(
+                f"Pruning left almost nothing alive ({self.compression_:.2%} of "
+                f"the synapses pruned; weight matrices {starved} have fewer "
+                "alive synapses than neurons to feed). Set max_compression, "
+                "or lower pruning_rate or raise pruning_patience.",
+                UserWarning,
+                stacklevel=4,
+            )
 
     def _fitted_snapshot(self):
         """Attributes that make a copy of the estimator predict as of now."""
@@ -412,6 +436,15 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self._set_compression(sum(int(np.count_nonzero(m)) for m in self.coef_masks_))
         self.pruning_patience_ = self._current_patience()
         self._pruner = SynapticPruner(self.pruning_rate_, scope=self.pruning_scope)
+        # The guard against a dead network: one alive path into every output
+        # neuron (the strongest, chosen greedily) is never pruned. It is
+        # computed once per fit: never pruned, it stays alive.
+        self._protected = output_paths(self.coefs_, self.coef_masks_)
+        self._max_pruned = (
+            None
+            if self.max_compression is None
+            else math.floor(self.max_compression * self._n_synapses)
+        )
 
     def _current_patience(self):
         if self.pruning_patience == "auto":
@@ -435,13 +468,14 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         if batch_size is None:
             compactable = [False] * len(self.coefs_)
         layers = [
-            SynapseLayer(coef, mask, counter, slot, compactable=ok)
-            for coef, mask, counter, slot, ok in zip(
+            SynapseLayer(coef, mask, counter, slot, compactable=ok, protected=guard)
+            for coef, mask, counter, slot, ok, guard in zip(
                 self.coefs_,
                 self.coef_masks_,
                 self.pruning_counters_,
                 slots,
                 compactable,
+                self._protected,
             )
         ]
         for layer in layers:
@@ -450,12 +484,20 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _prune_step(self, layers, batch_size):
         """One step of the BSP rule over the layers' current storage."""
+        room = None
+        if self._max_pruned is not None:
+            room = self._max_pruned - self._n_pruned
+            if room <= 0:
+                # max_compression reached: the rule is over for this fit.
+                return False
         self.pruning_patience_ = self._current_patience()
         pruned = self._pruner.step(
             [layer.weights for layer in layers],
             [layer.alive for layer in layers],
             [layer.counts for layer in layers],
             self.pruning_patience_,
+            max_pruned=room,
+            protected=[layer.protected for layer in layers],
         )
         any_pruned = False
         for layer, newly in zip(layers, pruned):

@@ -98,6 +98,9 @@ class SynapseLayer:
     compactable : bool, default=True
         Whether the layer may be stored compactly (not the first layer when
         the input is a scipy.sparse matrix).
+    protected : ndarray of bool of shape (n_in, n_out) or None, default=None
+        Synapses the rule must never prune (the guard against a dead
+        network).
 
     Attributes
     ----------
@@ -108,21 +111,25 @@ class SynapseLayer:
     kernel : SparseLayer or None
         The compact layer's kernels (``kernel.data`` *is* ``weights``);
         None when dense.
+    protected : ndarray of bool or None
+        ``protected`` in the current storage.
     n_alive : int
         Number of alive synapses.
     """
 
-    def __init__(self, coef, mask, counter, slots, compactable=True):
+    def __init__(self, coef, mask, counter, slots, compactable=True, protected=None):
         self.coef = coef
         self.mask = mask
         self.counter = counter
         self.slots = slots
         self.compactable = compactable
+        self._protected_dense = protected
         self.n_alive = int(np.count_nonzero(mask))
         self._use_dense()
 
     def _use_dense(self):
         self.weights, self.alive, self.counts = self.coef, self.mask, self.counter
+        self.protected = self._protected_dense
         self.kernel = None
         self.positions = None
         self._n_stored_dead = self.mask.size - self.n_alive
@@ -194,6 +201,8 @@ class SynapseLayer:
         self.weights = self.kernel.data
         self.alive = np.ones(self.weights.shape, dtype=bool)
         self.counts = self.counter.ravel()[self.positions]
+        if self._protected_dense is not None:
+            self.protected = self._protected_dense.ravel()[self.positions]
         for name, array in self.slots.items():
             self.slots[name] = array.ravel()[self.positions]
         self._n_stored_dead = 0

@@ -143,6 +143,14 @@ class BSPRegressor(RegressorMixin, BaseBSP):
         Probability of dropping each hidden unit during training (inverted
         dropout), in [0, 1). The paper's baseline; independent of pruning.
 
+    max_compression : float in (0, 1) or None, default=None
+        Beyond the paper: the share of synapses pruning may remove at most.
+        Once the network's compression reaches it, the rule stops (and costs
+        nothing more) and the network trains on; a step that would overshoot
+        prunes only the weakest synapses that fit. None prunes as far as the
+        rule goes. Whatever the setting, pruning never cuts the last alive
+        path from the input to an output neuron.
+
     Attributes
     ----------
     loss_ : float
@@ -286,6 +294,7 @@ class BSPRegressor(RegressorMixin, BaseBSP):
         pruning_unit="batch",
         pruning_scope="layer",
         dropout=0.0,
+        max_compression=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -316,6 +325,7 @@ class BSPRegressor(RegressorMixin, BaseBSP):
             pruning_unit=pruning_unit,
             pruning_scope=pruning_scope,
             dropout=dropout,
+            max_compression=max_compression,
             loss=loss,
         )
 

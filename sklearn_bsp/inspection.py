@@ -345,7 +345,7 @@ class WeightHistogramDisplay:
         ----------
         estimator : BSPClassifier or BSPRegressor
             A fitted estimator; its alive synapses (``coef_masks_``) are
-            counted. Sparse ``coefs_`` (after ``sparsify()``) work.
+            counted. Sparse ``coefs_`` (after ``sparsify_coefs()``) work.
         layer : int, default=0
             Index of the weight matrix: 0 for the input-to-hidden weights.
         reference : estimator, default=None

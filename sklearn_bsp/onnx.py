@@ -79,7 +79,7 @@ def _is_multilabel(model):
 def _compact_layers(model):
     """Dense copies of the compacted layers of ``model``.
 
-    ``coefs_`` may hold scipy.sparse matrices after ``sparsify()``; they are
+    ``coefs_`` may hold scipy.sparse matrices after ``sparsify_coefs()``; they are
     densified here and the estimator is left untouched.
     """
     coefs = [c.toarray() if sp.issparse(c) else np.asarray(c) for c in model.coefs_]
@@ -281,7 +281,7 @@ def to_onnx(
     estimator : BSPClassifier or BSPRegressor
         A fitted estimator. Any fitted scikit-learn multilayer perceptron
         that also has ``coef_masks_`` works (the regressor branch is read
-        from ``out_activation_``). Sparse ``coefs_`` (after ``sparsify()``)
+        from ``out_activation_``). Sparse ``coefs_`` (after ``sparsify_coefs()``)
         are accepted; the estimator is not modified.
     X_sample : array-like of shape (n_samples, n_features)
         Input whose dtype and number of columns set the graph's input:

@@ -460,9 +460,9 @@ def test_negative_sample_weights_are_accepted_like_mlpclassifier():
 def test_minibatch_of_zero_weights_is_no_crash_and_no_influence():
     # Zero weights are allowed (only all-zero is refused). A minibatch made
     # only of weight-0 samples must not crash the fit, and what those samples
-    # hold must not change the model. Today: ZeroDivisionError("Weights sum
-    # to zero, can't be normalized") from np.average in the loss, as in
-    # MLPClassifier 1.9.1.
+    # hold must not change the model. (MLPClassifier 1.9.1 raises
+    # ZeroDivisionError("Weights sum to zero, can't be normalized") from
+    # np.average in the loss.)
     sw = np.ones(60)
     sw[:20] = 0.0
     params = dict(
@@ -511,9 +511,9 @@ def test_non_finite_loss_is_reported_as_divergence(X_scale, dtype):
         clf.fit((X * X_scale).astype(dtype), Y)
 
 
-# Today each of these stops after 12 epochs ("did not improve"), without an
-# error or a warning, holding a finite but useless model. Loss of the first
-# and last epochs on this data:
+# Without the divergence check each of these would stop after 12 epochs ("did
+# not improve"), without an error or a warning, holding a finite but useless
+# model. Loss of the first and last epochs on this data:
 EXPLODING = {
     "sgd-lr1e6": dict(solver="sgd", learning_rate_init=1e6),  # 0.70 -> 1.3e+125
     "sgd-lr100": dict(solver="sgd", learning_rate_init=100.0),  # 0.70 -> 5.5e+35
@@ -533,7 +533,7 @@ def test_exploding_finite_loss_is_reported_as_divergence(params):
 
 
 def test_exploding_loss_in_partial_fit_is_reported_as_divergence():
-    # Today the loss reaches 6.5e+220 after 20 calls, unreported.
+    # Unchecked, the loss would reach 6.5e+220 after 20 calls.
     clf = BSPClassifier(solver="sgd", learning_rate_init=1e6, **SMALL_NO_ITER)
     with pytest.raises(ValueError, match="diverged"):
         for _ in range(20):
@@ -542,9 +542,9 @@ def test_exploding_loss_in_partial_fit_is_reported_as_divergence():
 
 def test_weights_overflowing_in_the_last_update_are_reported_as_divergence():
     # One minibatch: the loss is computed before the update that overflows,
-    # so only the final check on the weights sees it. Its message is
-    # MLPClassifier's ("Solver produced non-finite parameter weights"); it
-    # should say "diverged" like the loss check does.
+    # so only the final check on the weights sees it. Its message starts
+    # like MLPClassifier's ("Solver produced non-finite parameter weights")
+    # and says "diverged" like the loss check does.
     clf = BSPClassifier(
         solver="sgd", learning_rate_init=1e10, max_iter=1, **SMALL_NO_ITER
     )

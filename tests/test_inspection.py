@@ -99,7 +99,7 @@ def test_compression_display_from_values_and_errors():
 def test_weight_histogram_counts_alive_weights_only(pruned, sparsify):
     expected = np.sort(pruned.coefs_[1][pruned.coef_masks_[1]])
     if sparsify:
-        pruned = copy.deepcopy(pruned).sparsify()
+        pruned = copy.deepcopy(pruned).sparsify_coefs()
 
     display = WeightHistogramDisplay.from_estimator(pruned, layer=1, bins=30)
 

@@ -22,7 +22,7 @@ import skl2onnx  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
 import sklearn_bsp.onnx  # noqa: E402
-from sklearn_bsp import BSPClassifier  # noqa: E402
+from sklearn_bsp import BSPClassifier, BSPRegressor  # noqa: E402
 from sklearn_bsp.onnx import to_onnx  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -79,7 +79,7 @@ def test_classifier_matches_predict_proba(kind, pruning, sparsify, sparse_initia
     expected_proba = clf.predict_proba(X)
     expected_label = clf.predict(X)
     if sparsify:
-        clf.sparsify()
+        clf.sparsify_coefs()
 
     label, proba = _run(to_onnx(clf, X, sparse_initializers=sparse_initializers), X)
 
@@ -119,31 +119,32 @@ def test_estimator_without_masks_is_refused_with_advice():
 
 
 def _masked_regressor(loss="squared_error"):
-    """A fitted MLPRegressor carrying ``coef_masks_``, as a BSPRegressor will.
+    """A pruned BSPRegressor, two outputs, with two dead hidden neurons.
 
-    BSPRegressor does not exist yet; the exporter reads only public fitted
-    attributes (``coefs_``, ``intercepts_``, ``coef_masks_``, ``activation``,
-    ``out_activation_``, ``n_outputs_``), so a scikit-learn MLPRegressor with
-    masks attached stands in for it. The masked-out weights are set to 0, as
-    pruning leaves them, so ``predict`` of the modified MLPRegressor is the
-    reference. Hidden neuron 0 loses all its inputs (it becomes a constant
-    that the export folds into the next biases) and neuron 1 all its outputs
-    (the export drops it).
+    Hidden neuron 0 loses all its inputs (it becomes a constant that the
+    export folds into the next biases) and neuron 1 all its outputs (the
+    export drops it), edited in place as ``coefs_`` are the truth.
     """
     X, y = make_regression(
         n_samples=200, n_features=10, n_targets=2, noise=1.0, random_state=0
     )
     if loss == "poisson":
         y = np.exp(y / np.abs(y).max())
-    reg = MLPRegressor(
-        hidden_layer_sizes=(24,), loss=loss, max_iter=200, random_state=0
+    reg = BSPRegressor(
+        hidden_layer_sizes=(24,),
+        loss=loss,
+        max_iter=200,
+        pruning_rate=0.1,
+        pruning_patience=5,
+        random_state=0,
     ).fit(X / 3, y)
-    rng = np.random.default_rng(0)
-    masks = [rng.random(c.shape) > 0.5 for c in reg.coefs_]
-    masks[0][:, 0] = False
-    masks[1][1, :] = False
-    reg.coefs_ = [c * m for c, m in zip(reg.coefs_, masks)]
-    reg.coef_masks_ = masks
+    assert reg.compression_ > 0.3
+    for coef, mask, index in (
+        (reg.coefs_[0], reg.coef_masks_[0], np.s_[:, 0]),
+        (reg.coefs_[1], reg.coef_masks_[1], np.s_[1, :]),
+    ):
+        coef[index] = 0.0
+        mask[index] = False
     return reg, (X / 3).astype(np.float32)
 
 
@@ -248,3 +249,10 @@ def test_docstring_examples():
     )
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_regressor_registered_with_skl2onnx():
+    reg, X = _masked_regressor()
+    onx = skl2onnx.to_onnx(reg, X[:1])
+    (prediction,) = _run(onx, X)
+    np.testing.assert_allclose(prediction, reg.predict(X), rtol=1e-5, atol=1e-5)
