@@ -1,62 +1,255 @@
 # cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""One fused pass of the BSP rule over a weight matrix.
+"""Streaming passes of the BSP rule over a weight matrix.
 
-Given the candidate threshold (the k-th smallest ``|w|`` among alive
-synapses, found by the caller), this pass decides candidacy, updates the
-consecutive-candidate counters and prunes, touching each synapse once
-instead of the ten or so array passes the same rule takes in NumPy.
+A step of the rule over a matrix of ``n`` synapses takes two passes here,
+each touching every synapse once, instead of the ten or so array passes of
+the NumPy reference or a fresh ``np.partition`` of all alive ``|w|``:
+
+1. :func:`band_select` counts the alive synapses below a band of magnitudes
+   ``[lo, hi]`` and gathers the positions of those inside it. When the band
+   holds the k-th smallest ``|w|`` (the caller keeps it from the previous
+   step: weights move little between minibatches), the threshold is found by
+   partitioning the few band entries only.
+2. :func:`bsp_update` decides candidacy (``|w| < threshold``; ties at the
+   threshold are few and the caller settles them by position), updates the
+   consecutive-candidate counters and prunes.
+
+Both passes split the matrix into contiguous blocks, one per thread
+(OpenMP). Every block writes only its own entries and its own slice of the
+output buffers, and the slices are joined in block order, so the results do
+not depend on the number of threads.
 """
 
+from cython.parallel cimport prange
 from libc.math cimport fabs
+from libc.string cimport memmove
 from cython cimport floating
 
+import numpy as np
 
-def bsp_step(floating[::1] w, unsigned char[::1] alive, double threshold,
-             Py_ssize_t n_ties, int[::1] counter, double patience,
-             unsigned char[::1] newly):
-    """Update counters and masks in place; see ``SynapticPruner.step``.
+# Entries per inner chunk: the chunk is first scanned by a loop the compiler
+# vectorises, and only chunks that hold a rare event (a band entry, a counter
+# over the patience) are scanned again one entry at a time.
+DEF CHUNK = 32
 
-    A synapse is a candidate when it is alive and ``|w| < threshold``, or
-    ``|w| == threshold`` and fewer than ``n_ties`` such ties came before it
-    in C order. Candidates' counters grow by one, others reset to 0; a
-    counter above ``patience`` prunes its synapse (weight 0, alive 0,
-    counter 0, newly 1). ``newly`` must come in zeroed; only pruned
-    synapses are written.
+
+cdef Py_ssize_t _band_block(const floating *w, const unsigned char *alive,
+                            floating lo, floating hi, Py_ssize_t start,
+                            Py_ssize_t stop, Py_ssize_t *out,
+                            Py_ssize_t *n_band) noexcept nogil:
+    """Count alive ``|w| < lo`` in ``[start, stop)``; gather band positions.
+
+    Band positions go to ``out[start:start + n_band]`` in order.
+    """
+    cdef Py_ssize_t i, c, end, below = 0, m = 0
+    cdef int in_chunk, below_chunk
+    cdef floating a
+    cdef unsigned char al
+    c = start
+    while c < stop:
+        end = c + CHUNK if c + CHUNK < stop else stop
+        in_chunk = 0
+        below_chunk = 0
+        # Branch-free: the compiler vectorises this loop.
+        for i in range(c, end):
+            a = fabs(w[i])
+            al = alive[i] != 0
+            below_chunk += al & (a < lo)
+            in_chunk |= al & (a >= lo) & (a <= hi)
+        below += below_chunk
+        if in_chunk:
+            # Branch-free as well: a random mask would mispredict.
+            for i in range(c, end):
+                a = fabs(w[i])
+                out[start + m] = i
+                m += (alive[i] != 0) & (a >= lo) & (a <= hi)
+        c = end
+    n_band[0] = m
+    return below
+
+
+def band_select(floating[::1] w, unsigned char[::1] alive, double lo,
+                double hi, Py_ssize_t[::1] out, int n_threads=1):
+    """Count the alive entries below ``[lo, hi]``; gather those inside it.
+
+    Parameters
+    ----------
+    w : ndarray of float32 or float64, 1-D, C-contiguous
+        The weights; their magnitudes are compared.
+    alive : ndarray of uint8, same size
+        Non-zero where the synapse is alive.
+    lo, hi : float
+        The band of magnitudes, both ends included. They are compared in the
+        weights' own precision, so they should be values of that dtype.
+    out : ndarray of intp, same size
+        Receives the positions of the alive entries with
+        ``lo <= |w| <= hi`` in C order, in ``out[:n_band]``.
+    n_threads : int, default=1
+        OpenMP threads; the result does not depend on it.
+
+    Returns
+    -------
+    n_below : int
+        Number of alive entries with ``|w| < lo``.
+    n_band : int
+        Number of positions written to ``out``.
+    """
+    cdef Py_ssize_t n = w.shape[0], n_blocks, b, start, stop, below = 0, j
+    cdef Py_ssize_t total = 0
+    cdef floating flo = <floating> lo, fhi = <floating> hi
+    if n_threads < 1:
+        n_threads = 1
+    if n < 65536:  # not worth waking a second thread
+        n_threads = 1
+    n_blocks = n_threads
+    cdef Py_ssize_t[::1] counts = np.zeros(n_blocks, dtype=np.intp)
+    cdef Py_ssize_t[::1] belows = np.zeros(n_blocks, dtype=np.intp)
+    if n == 0:
+        return 0, 0
+    with nogil:
+        for b in prange(n_blocks, num_threads=n_threads, schedule="static"):
+            start = (n * b) // n_blocks
+            stop = (n * (b + 1)) // n_blocks
+            belows[b] = _band_block(&w[0], &alive[0], flo, fhi, start, stop,
+                                    &out[0], &counts[b])
+        # Join the blocks' slices in block order (C order overall).
+        for b in range(n_blocks):
+            start = (n * b) // n_blocks
+            below += belows[b]
+            if counts[b] and start != total:
+                memmove(&out[total], &out[start], counts[b] * sizeof(Py_ssize_t))
+            total += counts[b]
+    return below, total
+
+
+cdef Py_ssize_t _update_block(floating *w, unsigned char *alive,
+                              floating thr, int *counter, int patience,
+                              unsigned char *newly,
+                              const unsigned char *protected, bint defer,
+                              Py_ssize_t start, Py_ssize_t stop,
+                              Py_ssize_t *over, Py_ssize_t *n_over) noexcept nogil:
+    """:func:`bsp_update` on ``[start, stop)``; returns the number pruned."""
+    cdef Py_ssize_t i, c, end, pruned = 0, m = 0
+    cdef int any_over, cnt
+    cdef unsigned char cand
+    cdef floating a
+    c = start
+    while c < stop:
+        end = c + CHUNK if c + CHUNK < stop else stop
+        any_over = 0
+        # Branch-free and vectorised: every counter is rewritten, which
+        # costs less than the branch mispredictions a skip would bring on a
+        # random mask.
+        for i in range(c, end):
+            a = fabs(w[i])
+            cand = (alive[i] != 0) & (a < thr)
+            cnt = (counter[i] + 1) * cand
+            counter[i] = cnt
+            any_over |= cnt > patience
+        if any_over:
+            for i in range(c, end):
+                if counter[i] <= patience:
+                    continue
+                if protected != NULL and protected[i]:
+                    continue  # stays alive and keeps its counter
+                if defer:
+                    over[start + m] = i
+                    m += 1
+                else:
+                    w[i] = 0
+                    alive[i] = 0
+                    counter[i] = 0
+                    newly[i] = 1
+                    pruned += 1
+        c = end
+    n_over[0] = m
+    return pruned
+
+
+def bsp_update(floating[::1] w, unsigned char[::1] alive, double threshold,
+               int[::1] counter, double patience, unsigned char[::1] newly,
+               protected=None, Py_ssize_t[::1] over=None, int n_threads=1):
+    """Update counters and prune, in place; see ``SynapticPruner.step``.
+
+    A synapse is a candidate when it is alive and ``|w| < threshold``
+    (compared in the weights' precision). Candidates' counters grow by one,
+    every other counter is reset to 0. Ties at the threshold are left to the
+    caller (they are reset here; the caller restores and counts those that
+    are candidates).
+
+    A counter above ``patience`` prunes its synapse (weight 0, alive 0,
+    counter 0, newly 1), unless the synapse is protected (it then stays
+    alive and keeps its counter) or ``over`` is given: the positions of the
+    synapses over the patience are then written to ``over[:n_over]`` in C
+    order and nothing is pruned, so the caller can choose among them.
+
+    Parameters
+    ----------
+    w : ndarray of float32 or float64, 1-D, C-contiguous
+    alive : ndarray of uint8, same size
+    threshold : float
+    counter : ndarray of int32, same size
+    patience : float
+        Must be >= 0.
+    newly : ndarray of uint8, same size
+        Must come in zeroed; only pruned synapses are written.
+    protected : ndarray of uint8, same size, or None
+        Non-zero where the synapse must never be pruned.
+    over : ndarray of intp, same size, or None
+        When given, defer pruning (see above).
+    n_threads : int, default=1
+        OpenMP threads; the result does not depend on it.
 
     Returns
     -------
     n_newly : int
         Number of synapses pruned.
-    n_ties_left : int
-        Ties at the threshold not taken (for the next matrix, when
-        candidates compete across the network).
+    n_over : int
+        Number of positions written to ``over`` (0 when it is None).
     """
-    cdef Py_ssize_t i, n = w.shape[0], n_newly = 0
-    # Compare in the weights' own precision (the threshold is one of them).
-    cdef floating thr = <floating> threshold, a
-    cdef bint candidate
+    cdef Py_ssize_t n = w.shape[0], n_blocks, b, start, stop, j
+    cdef Py_ssize_t n_newly = 0, total = 0
+    cdef floating thr = <floating> threshold
+    cdef const unsigned char[::1] prot
+    cdef const unsigned char *prot_ptr = NULL
+    cdef Py_ssize_t *over_ptr = NULL
+    cdef bint defer = over is not None
+    # Counters are integers: ``c > patience`` is ``c > floor(patience)``.
+    cdef int pat
+    if patience >= 2147483647.0:
+        pat = 2147483647
+    else:
+        pat = <int> patience
+    if n == 0:
+        return 0, 0
+    if protected is not None:
+        prot = protected
+        prot_ptr = &prot[0]
+    if defer:
+        over_ptr = &over[0]
+    if n_threads < 1:
+        n_threads = 1
+    if n < 65536:
+        n_threads = 1
+    n_blocks = n_threads
+    cdef Py_ssize_t[::1] counts = np.zeros(n_blocks, dtype=np.intp)
+    cdef Py_ssize_t[::1] pruned = np.zeros(n_blocks, dtype=np.intp)
     with nogil:
-        for i in range(n):
-            if not alive[i]:
-                continue
-            a = fabs(w[i])
-            candidate = a < thr
-            if not candidate and a == thr and n_ties > 0:
-                candidate = True
-                n_ties -= 1
-            if candidate:
-                counter[i] += 1
-                if counter[i] > patience:
-                    w[i] = 0
-                    alive[i] = 0
-                    counter[i] = 0
-                    newly[i] = 1
-                    n_newly += 1
-            elif counter[i] != 0:
-                # Most synapses are not candidates and already at 0: skip
-                # the store.
-                counter[i] = 0
-    return n_newly, n_ties
+        for b in prange(n_blocks, num_threads=n_threads, schedule="static"):
+            start = (n * b) // n_blocks
+            stop = (n * (b + 1)) // n_blocks
+            pruned[b] = _update_block(&w[0], &alive[0], thr, &counter[0], pat,
+                                      &newly[0], prot_ptr, defer, start, stop,
+                                      over_ptr, &counts[b])
+        for b in range(n_blocks):
+            start = (n * b) // n_blocks
+            n_newly += pruned[b]
+            if defer:
+                if counts[b] and start != total:
+                    memmove(&over_ptr[total], &over_ptr[start],
+                            counts[b] * sizeof(Py_ssize_t))
+                total += counts[b]
+    return n_newly, total
 
 
 def gather_abs(floating[::1] w, unsigned char[::1] alive, floating[::1] out):
@@ -77,3 +270,5 @@ def gather_abs(floating[::1] w, unsigned char[::1] alive, floating[::1] out):
             out[j] = fabs(w[i])
             j += alive[i] != 0
     return j
+
+
