@@ -410,18 +410,28 @@ class SynapticPruner:
                     pruned[i] = newly
         return pruned
 
-    def _buffer(self, slot, size):
-        """A scratch array of ``size`` positions, reused between steps."""
+    def _buffer(self, slot, size, dtype=np.intp):
+        """A scratch array of ``size`` entries, reused between steps."""
         buffer = self._buffers.get(slot)
         if buffer is None or buffer.size < size:
-            buffer = self._buffers[slot] = np.empty(size, dtype=np.intp)
+            buffer = self._buffers[slot] = np.empty(size, dtype=dtype)
         return buffer[:size]
 
-    def _band(self, w, alive, lo, hi, slot):
-        """Alive entries below ``[lo, hi]`` (count) and inside it (positions)."""
-        buffer = self._buffer(slot, w.size)
-        n_below, n_band = _kernels.band_select(w, alive, lo, hi, buffer, self.n_threads)
-        return n_below, buffer[:n_band].copy()
+    def _band(self, flat_w, flat_alive, lo, hi):
+        """One pass over a group: alive count, count below ``[lo, hi]``, and
+        per matrix the positions of the alive entries inside it."""
+        n_alive = n_below = 0
+        bands = []
+        flag = self._buffer("flag", max(w.size for w in flat_w), np.uint8)
+        for j, (w, alive) in enumerate(zip(flat_w, flat_alive)):
+            buffer = self._buffer(j, w.size)
+            alive_j, below_j, n_band = _kernels.band_select(
+                w, alive, lo, hi, buffer, flag[: w.size], self.n_threads
+            )
+            n_alive += alive_j
+            n_below += below_j
+            bands.append(buffer[:n_band].copy())
+        return n_alive, n_below, bands
 
     def _threshold(self, group_id, weights, masks):
         """The k-th smallest alive ``|w|`` of a group, and its ties to take.
@@ -433,20 +443,19 @@ class SynapticPruner:
         """
         flat_w = [w.ravel() for w in weights]
         flat_alive = [m.ravel().view(np.uint8) for m in masks]
-        n_alive = sum(int(np.count_nonzero(m)) for m in masks)
-        k = int(n_alive * self.rate)
-        no_ties = [np.empty(0, dtype=np.intp) for _ in weights]
-        if k == 0:
-            return -1.0, no_ties  # no candidates: every counter resets
         key = (group_id, weights[0].dtype.str, tuple(w.size for w in weights))
+        lo, hi, half_width = self._bands.get(key, (None, None, None))
+        if lo is None:
+            n_alive = sum(int(np.count_nonzero(m)) for m in masks)
+        else:  # the first band pass counts them
+            n_alive, n_below, bands = self._band(flat_w, flat_alive, lo, hi)
+        k = int(n_alive * self.rate)
+        if k == 0:  # no candidates: every counter resets
+            return -1.0, [np.empty(0, dtype=np.intp) for _ in weights]
         narrowest = max(_BAND_MIN, int(n_alive * _BAND_SHARE))
-        lo, hi, half_width = self._bands.get(key, (None, None, narrowest))
         for attempt in range(_BAND_TRIES if lo is not None else 0):
-            n_below, bands = 0, []
-            for j, (w, alive) in enumerate(zip(flat_w, flat_alive)):
-                below, positions = self._band(w, alive, lo, hi, j)
-                n_below += below
-                bands.append(positions)
+            if attempt:
+                n_alive, n_below, bands = self._band(flat_w, flat_alive, lo, hi)
             magnitude = np.concatenate([np.abs(w[p]) for w, p in zip(flat_w, bands)])
             # The k-th smallest lies in the band when fewer than k are below
             # it and at least k are below or in it; anything else (above hi,
@@ -481,7 +490,7 @@ class SynapticPruner:
                 if not 0 < width < np.inf:  # empty or NaN band: no direction
                     break
                 lo, hi = hi, hi + width
-        half_width = min(2 * half_width, n_alive)
+        half_width = narrowest if lo is None else min(2 * half_width, n_alive)
         # Exact: partition every alive |w| (the path before the band cache).
         pools = []
         for w, alive, mask in zip(flat_w, flat_alive, masks):
@@ -494,10 +503,7 @@ class SynapticPruner:
         threshold, lo, hi = _order_stats(pool, k - 1, half_width)
         self._bands[key] = (lo, hi, half_width)
         n_ties = k - int(np.count_nonzero(pool < threshold))
-        ties = [
-            self._band(w, alive, threshold, threshold, j)[1]
-            for j, (w, alive) in enumerate(zip(flat_w, flat_alive))
-        ]
+        ties = self._band(flat_w, flat_alive, threshold, threshold)[2]
         return threshold, _first_ties(ties, n_ties)
 
     def _update(self, w, mask, counter, threshold, ties, patience, guard, defer):

@@ -31,45 +31,57 @@ import numpy as np
 # vectorises, and only chunks that hold a rare event (a band entry, a counter
 # over the patience) are scanned again one entry at a time.
 DEF CHUNK = 32
+DEF COUNT_CHUNK = 1 << 20
 
 
 cdef Py_ssize_t _band_block(const floating *w, const unsigned char *alive,
                             floating lo, floating hi, Py_ssize_t start,
-                            Py_ssize_t stop, Py_ssize_t *out,
-                            Py_ssize_t *n_band) noexcept nogil:
+                            Py_ssize_t stop, unsigned char *flag,
+                            Py_ssize_t *out, Py_ssize_t *n_band,
+                            Py_ssize_t *n_alive) noexcept nogil:
     """Count alive ``|w| < lo`` in ``[start, stop)``; gather band positions.
 
     Band positions go to ``out[start:start + n_band]`` in order.
     """
-    cdef Py_ssize_t i, c, end, below = 0, m = 0
-    cdef int in_chunk, below_chunk
+    cdef Py_ssize_t i, j, c, end, below = 0, m = 0, total = 0
     cdef floating a
-    cdef unsigned char al
+    cdef int al, below_chunk, alive_chunk
+    cdef Py_ssize_t n_words = (stop - start) // 8
+    # One branch-free loop the compiler vectorises: count below the band and
+    # flag the entries in it ... (a 32-bit count per long chunk: 64-bit
+    # lanes would halve the vector width)
     c = start
     while c < stop:
-        end = c + CHUNK if c + CHUNK < stop else stop
-        in_chunk = 0
+        end = c + COUNT_CHUNK if c + COUNT_CHUNK < stop else stop
         below_chunk = 0
-        # Branch-free: the compiler vectorises this loop.
+        alive_chunk = 0
         for i in range(c, end):
             a = fabs(w[i])
             al = alive[i] != 0
+            alive_chunk += al
             below_chunk += al & (a < lo)
-            in_chunk |= al & (a >= lo) & (a <= hi)
+            flag[i] = al & (a >= lo) & (a <= hi)
         below += below_chunk
-        if in_chunk:
-            # Branch-free as well: a random mask would mispredict.
-            for i in range(c, end):
-                a = fabs(w[i])
-                out[start + m] = i
-                m += (alive[i] != 0) & (a >= lo) & (a <= hi)
+        total += alive_chunk
         c = end
+    # ... then find the few flagged entries eight at a time.
+    for j in range(n_words):
+        if (<const unsigned long long *> &flag[start])[j] == 0:
+            continue
+        for i in range(start + 8 * j, start + 8 * j + 8):
+            out[start + m] = i
+            m += flag[i]
+    for i in range(start + 8 * n_words, stop):
+        out[start + m] = i
+        m += flag[i]
     n_band[0] = m
+    n_alive[0] = total
     return below
 
 
 def band_select(floating[::1] w, unsigned char[::1] alive, double lo,
-                double hi, Py_ssize_t[::1] out, int n_threads=1):
+                double hi, Py_ssize_t[::1] out, unsigned char[::1] flag,
+                int n_threads=1):
     """Count the alive entries below ``[lo, hi]``; gather those inside it.
 
     Parameters
@@ -89,6 +101,8 @@ def band_select(floating[::1] w, unsigned char[::1] alive, double lo,
 
     Returns
     -------
+    n_alive : int
+        Number of alive entries.
     n_below : int
         Number of alive entries with ``|w| < lo``.
     n_band : int
@@ -104,22 +118,26 @@ def band_select(floating[::1] w, unsigned char[::1] alive, double lo,
     n_blocks = n_threads
     cdef Py_ssize_t[::1] counts = np.zeros(n_blocks, dtype=np.intp)
     cdef Py_ssize_t[::1] belows = np.zeros(n_blocks, dtype=np.intp)
+    cdef Py_ssize_t[::1] alives = np.zeros(n_blocks, dtype=np.intp)
+    cdef Py_ssize_t n_alive = 0
     if n == 0:
-        return 0, 0
+        return 0, 0, 0
     with nogil:
         for b in prange(n_blocks, num_threads=n_threads, schedule="static"):
             start = (n * b) // n_blocks
             stop = (n * (b + 1)) // n_blocks
             belows[b] = _band_block(&w[0], &alive[0], flo, fhi, start, stop,
-                                    &out[0], &counts[b])
+                                    &flag[0], &out[0], &counts[b],
+                                    &alives[b])
         # Join the blocks' slices in block order (C order overall).
         for b in range(n_blocks):
             start = (n * b) // n_blocks
             below += belows[b]
+            n_alive += alives[b]
             if counts[b] and start != total:
                 memmove(&out[total], &out[start], counts[b] * sizeof(Py_ssize_t))
             total += counts[b]
-    return below, total
+    return n_alive, below, total
 
 
 cdef Py_ssize_t _update_block(floating *w, unsigned char *alive,
