@@ -456,7 +456,11 @@ class SynapticPruner:
         for attempt in range(_BAND_TRIES if lo is not None else 0):
             if attempt:
                 n_alive, n_below, bands = self._band(flat_w, flat_alive, lo, hi)
-            magnitude = np.concatenate([np.abs(w[p]) for w, p in zip(flat_w, bands)])
+            magnitude = (
+                np.abs(flat_w[0][bands[0]])
+                if len(bands) == 1
+                else np.concatenate([np.abs(w[p]) for w, p in zip(flat_w, bands)])
+            )
             # The k-th smallest lies in the band when fewer than k are below
             # it and at least k are below or in it; anything else (above hi,
             # or NaN, which np.partition puts last) ranks after the band.
@@ -473,12 +477,11 @@ class SynapticPruner:
                 threshold, lo, hi = _order_stats(magnitude.copy(), rank, half_width)
                 self._bands[key] = (lo, hi, half_width)
                 n_ties = k - n_below - int(np.count_nonzero(magnitude < threshold))
-                is_tie = np.split(
-                    magnitude == threshold, np.cumsum([p.size for p in bands])[:-1]
-                )
-                return threshold, _first_ties(
-                    [p[t] for p, t in zip(bands, is_tie)], n_ties
-                )
+                ties, end = [], 0
+                for positions in bands:
+                    start, end = end, end + positions.size
+                    ties.append(positions[magnitude[start:end] == threshold])
+                return threshold, _first_ties(ties, n_ties)
             # Missed: the threshold moved out of the band (typically after
             # many synapses were pruned at once). Look on its side with one
             # more pass: below the band, everything from 0 holds it; above
@@ -516,7 +519,7 @@ class SynapticPruner:
         over = self._buffer("over", w.size) if defer else None
         # Ties at the threshold that are candidates: the pass resets them,
         # so keep their next count aside.
-        tie_count = counter[ties] + 1
+        tie_count = counter[ties] + 1 if ties.size else None
         n_newly, n_over = _kernels.bsp_update(
             w,
             alive,
@@ -529,7 +532,7 @@ class SynapticPruner:
             self.n_threads,
         )
         over = over[:n_over].copy() if defer else None
-        if ties.size:
+        if tie_count is not None:
             counter[ties] = tie_count
             tie_over = ties[tie_count > patience]
             if guard is not None:
