@@ -22,6 +22,7 @@ the machine is shared: read the medians and minima, not single runs.
 Run::
 
     PYTHONPATH=. python benchmarks/bench_rule.py [--repeats 40] [--threads 1 2]
+        [--blas-threads 1]
 
 On two cores shared with OpenBLAS's own threads, a second OpenMP thread
 spinning after its pass slows the next BLAS call down by far more than it
@@ -129,7 +130,18 @@ def main():
         default=[1],
         help="OpenMP threads of the rule, one variant each (e.g. --threads 1 2)",
     )
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=None,
+        help="limit BLAS threads (threadpoolctl); on a loaded machine a "
+        "two-thread BLAS call can wait many ms for its second thread",
+    )
     args = parser.parse_args()
+    if args.blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=args.blas_threads, user_api="blas")
     print("\n".join(machine_info()))
     print(f"rate {args.rate}, {args.repeats} interleaved rounds, times in ms\n")
     header = (
