@@ -22,7 +22,7 @@ the machine is shared: read the medians and minima, not single runs.
 Run::
 
     PYTHONPATH=. python benchmarks/bench_rule.py [--repeats 40] [--threads 1 2]
-        [--blas-threads 1]
+        [--blas-threads 1] [--scope network]
 
 On two cores shared with OpenBLAS's own threads, a second OpenMP thread
 spinning after its pass slows the next BLAS call down by far more than it
@@ -81,7 +81,7 @@ def make_state(rng, dtype, pruned):
     return weights, masks, counters
 
 
-def run_case(dtype, pruned, rate, repeats, rng, threads):
+def run_case(dtype, pruned, rate, repeats, rng, threads, scope):
     """Interleaved timings (seconds) of every variant on one state."""
     X = rng.normal(size=(BATCH, N_IN)).astype(dtype)
     delta = rng.normal(0, 1e-3, size=(BATCH, N_HIDDEN)).astype(dtype)
@@ -93,9 +93,11 @@ def run_case(dtype, pruned, rate, repeats, rng, threads):
         X @ W
         np.subtract(W, 0.1 * (X.T @ delta), out=W)  # the SGD update
 
-    pruners = {f"rule {n} thr": SynapticPruner(rate, n_threads=n) for n in threads}
-    pruners["exact"] = SynapticPruner(rate)
-    pruners["numpy"] = SynapticPruner(rate)
+    pruners = {
+        f"rule {n} thr": SynapticPruner(rate, scope=scope, n_threads=n) for n in threads
+    }
+    pruners["exact"] = SynapticPruner(rate, scope=scope)
+    pruners["numpy"] = SynapticPruner(rate, scope=scope)
 
     def rule(name):
         pruner = pruners[name]
@@ -130,6 +132,7 @@ def main():
         default=[1],
         help="OpenMP threads of the rule, one variant each (e.g. --threads 1 2)",
     )
+    parser.add_argument("--scope", choices=["layer", "network"], default="layer")
     parser.add_argument(
         "--blas-threads",
         type=int,
@@ -143,7 +146,10 @@ def main():
 
         threadpool_limits(limits=args.blas_threads, user_api="blas")
     print("\n".join(machine_info()))
-    print(f"rate {args.rate}, {args.repeats} interleaved rounds, times in ms\n")
+    print(
+        f"rate {args.rate}, scope {args.scope!r}, "
+        f"{args.repeats} interleaved rounds, times in ms\n"
+    )
     header = (
         f"{'dtype':8}{'pruned':>7} {'variant':12}{'median':>9}{'min':>9}"
         f"{'/dense (med)':>14}{'/dense (min)':>14}"
@@ -153,7 +159,9 @@ def main():
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
         for pruned in (0.0, 0.5, 0.9):
-            times = run_case(dtype, pruned, args.rate, args.repeats, rng, args.threads)
+            times = run_case(
+                dtype, pruned, args.rate, args.repeats, rng, args.threads, args.scope
+            )
             med_dense = np.median(times["dense"])
             min_dense = np.min(times["dense"])
             for name, t in times.items():
