@@ -384,21 +384,26 @@ class SynapticPruner:
         pruned = [None] * len(weights)
         over = [None] * len(weights)
         for group_id, group in enumerate(groups):
-            threshold, ties = self._threshold(
+            bands = self._threshold(
                 group_id, [weights[i] for i in group], [masks[i] for i in group]
             )
-            for i, tie in zip(group, ties):
-                newly, over[i] = self._update(
+            if bands is None:  # no candidates: every counter resets
+                for i in group:
+                    counters[i].fill(0)
+                    over[i] = np.empty(0, dtype=np.intp)
+                continue
+            for j, (i, (band, candidate)) in enumerate(zip(group, bands)):
+                pruned[i], over[i] = self._update(
                     weights[i],
                     masks[i],
                     counters[i],
-                    threshold,
-                    tie,
+                    self._buffers[("code", j)],
+                    band,
+                    candidate,
                     patience,
                     protected[i],
                     defer,
                 )
-                pruned[i] = newly
         if defer:
             for i, positions in enumerate(_weakest(weights, over, max_pruned)):
                 if positions.size:
@@ -419,14 +424,19 @@ class SynapticPruner:
 
     def _band(self, flat_w, flat_alive, lo, hi):
         """One pass over a group: alive count, count below ``[lo, hi]``, and
-        per matrix the positions of the alive entries inside it."""
+        per matrix the positions of the alive entries inside it.
+
+        Also leaves, per matrix ``j`` of the group, the code of every
+        synapse (below the band, in it, neither) in the buffer
+        ``("code", j)``, for the counter pass.
+        """
         n_alive = n_below = 0
         bands = []
-        flag = self._buffer("flag", max(w.size for w in flat_w), np.uint8)
         for j, (w, alive) in enumerate(zip(flat_w, flat_alive)):
             buffer = self._buffer(j, w.size)
+            code = self._buffer(("code", j), w.size, np.uint8)
             alive_j, below_j, n_band = _kernels.band_select(
-                w, alive, lo, hi, buffer, flag[: w.size], self.n_threads
+                w, alive, lo, hi, buffer, code, self.n_threads
             )
             n_alive += alive_j
             n_below += below_j
@@ -434,12 +444,13 @@ class SynapticPruner:
         return n_alive, n_below, bands
 
     def _threshold(self, group_id, weights, masks):
-        """The k-th smallest alive ``|w|`` of a group, and its ties to take.
+        """Find the k-th smallest alive ``|w|`` of a group, and a band around it.
 
-        Returns the threshold (candidates are the alive synapses strictly
-        below it) and, per matrix, the flat positions of the synapses equal
-        to it that are candidates too (the first ones in C order, matrix by
-        matrix, up to ``k``).
+        Returns None when there are no candidates. Otherwise the last band
+        pass (see :meth:`_band`) had a band that holds the threshold; returns
+        per matrix the flat positions of the synapses in it, and which of
+        them are candidates (below the threshold, or equal to it and among
+        the first ones in C order, matrix by matrix, up to ``k``).
         """
         flat_w = [w.ravel() for w in weights]
         flat_alive = [m.ravel().view(np.uint8) for m in masks]
@@ -450,8 +461,8 @@ class SynapticPruner:
         else:  # the first band pass counts them
             n_alive, n_below, bands = self._band(flat_w, flat_alive, lo, hi)
         k = int(n_alive * self.rate)
-        if k == 0:  # no candidates: every counter resets
-            return -1.0, [np.empty(0, dtype=np.intp) for _ in weights]
+        if k == 0:
+            return None
         narrowest = max(_BAND_MIN, int(n_alive * _BAND_SHARE))
         for attempt in range(_BAND_TRIES if lo is not None else 0):
             if attempt:
@@ -477,11 +488,16 @@ class SynapticPruner:
                 threshold, lo, hi = _order_stats(magnitude.copy(), rank, half_width)
                 self._bands[key] = (lo, hi, half_width)
                 n_ties = k - n_below - int(np.count_nonzero(magnitude < threshold))
-                ties, end = [], 0
+                result, end = [], 0
                 for positions in bands:
                     start, end = end, end + positions.size
-                    ties.append(positions[magnitude[start:end] == threshold])
-                return threshold, _first_ties(ties, n_ties)
+                    part = magnitude[start:end]
+                    candidate = part < threshold
+                    ties = np.flatnonzero(part == threshold)
+                    candidate[ties[: max(n_ties, 0)]] = True
+                    n_ties -= ties.size
+                    result.append((positions, candidate))
+                return result
             # Missed: the threshold moved out of the band (typically after
             # many synapses were pruned at once). Look on its side with one
             # more pass: below the band, everything from 0 holds it; above
@@ -506,10 +522,16 @@ class SynapticPruner:
         threshold, lo, hi = _order_stats(pool, k - 1, half_width)
         self._bands[key] = (lo, hi, half_width)
         n_ties = k - int(np.count_nonzero(pool < threshold))
-        ties = self._band(flat_w, flat_alive, threshold, threshold)[2]
-        return threshold, _first_ties(ties, n_ties)
+        # A band of the threshold alone: below it, candidates; in it, ties.
+        result = []
+        for ties in self._band(flat_w, flat_alive, threshold, threshold)[2]:
+            candidate = np.zeros(ties.size, dtype=bool)
+            candidate[: max(n_ties, 0)] = True
+            n_ties -= ties.size
+            result.append((ties, candidate))
+        return result
 
-    def _update(self, w, mask, counter, threshold, ties, patience, guard, defer):
+    def _update(self, w, mask, counter, code, band, candidate, patience, guard, defer):
         """The counter pass over one matrix; returns (newly, over positions)."""
         w, counter = w.ravel(), counter.ravel()
         alive = mask.ravel().view(np.uint8)
@@ -517,34 +539,34 @@ class SynapticPruner:
         flat_newly = newly.ravel().view(np.uint8)
         guard = None if guard is None else np.ascontiguousarray(guard).ravel()
         over = self._buffer("over", w.size) if defer else None
-        # Ties at the threshold that are candidates: the pass resets them,
-        # so keep their next count aside.
-        tie_count = counter[ties] + 1 if ties.size else None
-        n_newly, n_over = _kernels.bsp_update(
-            w,
-            alive,
-            float(threshold),
+        # The band's synapses: the pass resets them, so keep their next
+        # count aside.
+        band_count = (counter[band] + 1) * candidate if band.size else None
+        n_newly, n_over = _kernels.update_counters(
+            code[: w.size],
             counter,
             float(patience),
+            w,
+            alive,
             flat_newly,
             None if guard is None else guard.view(np.uint8),
             over,
             self.n_threads,
         )
         over = over[:n_over].copy() if defer else None
-        if tie_count is not None:
-            counter[ties] = tie_count
-            tie_over = ties[tie_count > patience]
+        if band_count is not None:
+            counter[band] = band_count
+            band_over = band[band_count > patience]
             if guard is not None:
-                tie_over = tie_over[~guard[tie_over]]
+                band_over = band_over[~guard[band_over]]
             if defer:
-                over = np.sort(np.concatenate([over, tie_over]))
-            elif tie_over.size:
-                w[tie_over] = 0
-                alive[tie_over] = 0
-                counter[tie_over] = 0
-                flat_newly[tie_over] = 1
-                n_newly += tie_over.size
+                over = np.sort(np.concatenate([over, band_over]))
+            elif band_over.size:
+                w[band_over] = 0
+                alive[band_over] = 0
+                counter[band_over] = 0
+                flat_newly[band_over] = 1
+                n_newly += band_over.size
         return (newly if n_newly else None), over
 
 
@@ -558,12 +580,3 @@ def _order_stats(values, rank, half_width):
     lo_rank, hi_rank = max(rank - half_width, 0), min(rank + half_width, last)
     values.partition(sorted({lo_rank, rank, hi_rank}))
     return values[rank], values[lo_rank], values[hi_rank]
-
-
-def _first_ties(ties, n_ties):
-    """Keep the first ``n_ties`` positions, matrix by matrix, in C order."""
-    kept = []
-    for positions in ties:
-        kept.append(positions[: max(n_ties, 0)])
-        n_ties -= positions.size
-    return kept

@@ -10,9 +10,11 @@ the NumPy reference or a fresh ``np.partition`` of all alive ``|w|``:
    holds the k-th smallest ``|w|`` (the caller keeps it from the previous
    step: weights move little between minibatches), the threshold is found by
    partitioning the few band entries only.
-2. :func:`bsp_update` decides candidacy (``|w| < threshold``; ties at the
-   threshold are few and the caller settles them by position), updates the
-   consecutive-candidate counters and prunes.
+   It also codes every synapse (below the band, in it, neither), so that
+2. :func:`update_counters` updates the consecutive-candidate counters and
+   prunes from the codes alone (one byte per synapse instead of its weight
+   and mask): below the band means candidate. The few synapses in the band
+   are settled by the caller once the threshold is known.
 
 Both passes split the matrix into contiguous blocks, one per thread
 (OpenMP). Every block writes only its own entries and its own slice of the
@@ -32,11 +34,13 @@ import numpy as np
 # over the patience) are scanned again one entry at a time.
 DEF CHUNK = 32
 DEF COUNT_CHUNK = 1 << 20
+# Bit 1 of each of eight codes: "in the band".
+cdef unsigned long long BAND_BITS = 0x0202020202020202ULL
 
 
 cdef Py_ssize_t _band_block(const floating *w, const unsigned char *alive,
                             floating lo, floating hi, Py_ssize_t start,
-                            Py_ssize_t stop, unsigned char *flag,
+                            Py_ssize_t stop, unsigned char *code,
                             Py_ssize_t *out, Py_ssize_t *n_band,
                             Py_ssize_t *n_alive) noexcept nogil:
     """Count alive ``|w| < lo`` in ``[start, stop)``; gather band positions.
@@ -48,7 +52,7 @@ cdef Py_ssize_t _band_block(const floating *w, const unsigned char *alive,
     cdef int al, below_chunk, alive_chunk
     cdef Py_ssize_t n_words = (stop - start) // 8
     # One branch-free loop the compiler vectorises: count below the band and
-    # flag the entries in it ... (a 32-bit count per long chunk: 64-bit
+    # code every entry ... (a 32-bit count per long chunk: 64-bit
     # lanes would halve the vector width)
     c = start
     while c < stop:
@@ -60,27 +64,28 @@ cdef Py_ssize_t _band_block(const floating *w, const unsigned char *alive,
             al = alive[i] != 0
             alive_chunk += al
             below_chunk += al & (a < lo)
-            flag[i] = al & (a >= lo) & (a <= hi)
+            # 1: below the band, 2: in it, 0: above it, NaN or dead.
+            code[i] = (al & (a < lo)) | ((al & (a >= lo) & (a <= hi)) << 1)
         below += below_chunk
         total += alive_chunk
         c = end
-    # ... then find the few flagged entries eight at a time.
+    # ... then find the few entries in the band eight at a time.
     for j in range(n_words):
-        if (<const unsigned long long *> &flag[start])[j] == 0:
+        if ((<const unsigned long long *> &code[start])[j] & BAND_BITS) == 0:
             continue
         for i in range(start + 8 * j, start + 8 * j + 8):
             out[start + m] = i
-            m += flag[i]
+            m += code[i] >> 1
     for i in range(start + 8 * n_words, stop):
         out[start + m] = i
-        m += flag[i]
+        m += code[i] >> 1
     n_band[0] = m
     n_alive[0] = total
     return below
 
 
 def band_select(floating[::1] w, unsigned char[::1] alive, double lo,
-                double hi, Py_ssize_t[::1] out, unsigned char[::1] flag,
+                double hi, Py_ssize_t[::1] out, unsigned char[::1] code,
                 int n_threads=1):
     """Count the alive entries below ``[lo, hi]``; gather those inside it.
 
@@ -96,6 +101,10 @@ def band_select(floating[::1] w, unsigned char[::1] alive, double lo,
     out : ndarray of intp, same size
         Receives the positions of the alive entries with
         ``lo <= |w| <= hi`` in C order, in ``out[:n_band]``.
+    code : ndarray of uint8, same size
+        Receives 1 where an alive entry is below the band, 2 where it is in
+        the band, 0 elsewhere (above it, NaN, or dead): the input of
+        :func:`update_counters`.
     n_threads : int, default=1
         OpenMP threads; the result does not depend on it.
 
@@ -127,7 +136,7 @@ def band_select(floating[::1] w, unsigned char[::1] alive, double lo,
             start = (n * b) // n_blocks
             stop = (n * (b + 1)) // n_blocks
             belows[b] = _band_block(&w[0], &alive[0], flo, fhi, start, stop,
-                                    &flag[0], &out[0], &counts[b],
+                                    &code[0], &out[0], &counts[b],
                                     &alives[b])
         # Join the blocks' slices in block order (C order overall).
         for b in range(n_blocks):
@@ -140,28 +149,23 @@ def band_select(floating[::1] w, unsigned char[::1] alive, double lo,
     return n_alive, below, total
 
 
-cdef Py_ssize_t _update_block(floating *w, unsigned char *alive,
-                              floating thr, int *counter, int patience,
+cdef Py_ssize_t _update_block(const unsigned char *code, int *counter,
+                              int patience, floating *w, unsigned char *alive,
                               unsigned char *newly,
                               const unsigned char *protected, bint defer,
                               Py_ssize_t start, Py_ssize_t stop,
                               Py_ssize_t *over, Py_ssize_t *n_over) noexcept nogil:
-    """:func:`bsp_update` on ``[start, stop)``; returns the number pruned."""
+    """:func:`update_counters` on ``[start, stop)``; returns the number pruned."""
     cdef Py_ssize_t i, c, end, pruned = 0, m = 0
     cdef int any_over, cnt
-    cdef unsigned char cand
-    cdef floating a
     c = start
     while c < stop:
         end = c + CHUNK if c + CHUNK < stop else stop
         any_over = 0
         # Branch-free and vectorised: every counter is rewritten, which
-        # costs less than the branch mispredictions a skip would bring on a
-        # random mask.
+        # costs less than the branch mispredictions a skip would bring.
         for i in range(c, end):
-            a = fabs(w[i])
-            cand = (alive[i] != 0) & (a < thr)
-            cnt = (counter[i] + 1) * cand
+            cnt = (counter[i] + 1) & -(<int> (code[i] == 1))
             counter[i] = cnt
             any_over |= cnt > patience
         if any_over:
@@ -184,16 +188,16 @@ cdef Py_ssize_t _update_block(floating *w, unsigned char *alive,
     return pruned
 
 
-def bsp_update(floating[::1] w, unsigned char[::1] alive, double threshold,
-               int[::1] counter, double patience, unsigned char[::1] newly,
-               protected=None, Py_ssize_t[::1] over=None, int n_threads=1):
+def update_counters(const unsigned char[::1] code, int[::1] counter,
+                    double patience, floating[::1] w, unsigned char[::1] alive,
+                    unsigned char[::1] newly, protected=None,
+                    Py_ssize_t[::1] over=None, int n_threads=1):
     """Update counters and prune, in place; see ``SynapticPruner.step``.
 
-    A synapse is a candidate when it is alive and ``|w| < threshold``
-    (compared in the weights' precision). Candidates' counters grow by one,
-    every other counter is reset to 0. Ties at the threshold are left to the
-    caller (they are reset here; the caller restores and counts those that
-    are candidates).
+    The synapses coded 1 by :func:`band_select` (alive, below a band that
+    holds the threshold) are candidates: their counters grow by one. Every
+    other counter is reset to 0, those in the band (code 2) included: the
+    caller settles the band's few synapses itself.
 
     A counter above ``patience`` prunes its synapse (weight 0, alive 0,
     counter 0, newly 1), unless the synapse is protected (it then stays
@@ -203,12 +207,13 @@ def bsp_update(floating[::1] w, unsigned char[::1] alive, double threshold,
 
     Parameters
     ----------
-    w : ndarray of float32 or float64, 1-D, C-contiguous
-    alive : ndarray of uint8, same size
-    threshold : float
+    code : ndarray of uint8, 1-D
+        From :func:`band_select`.
     counter : ndarray of int32, same size
     patience : float
         Must be >= 0.
+    w : ndarray of float32 or float64, same size
+    alive : ndarray of uint8, same size
     newly : ndarray of uint8, same size
         Must come in zeroed; only pruned synapses are written.
     protected : ndarray of uint8, same size, or None
@@ -225,9 +230,8 @@ def bsp_update(floating[::1] w, unsigned char[::1] alive, double threshold,
     n_over : int
         Number of positions written to ``over`` (0 when it is None).
     """
-    cdef Py_ssize_t n = w.shape[0], n_blocks, b, start, stop, j
+    cdef Py_ssize_t n = w.shape[0], n_blocks, b, start, stop
     cdef Py_ssize_t n_newly = 0, total = 0
-    cdef floating thr = <floating> threshold
     cdef const unsigned char[::1] prot
     cdef const unsigned char *prot_ptr = NULL
     cdef Py_ssize_t *over_ptr = NULL
@@ -245,9 +249,7 @@ def bsp_update(floating[::1] w, unsigned char[::1] alive, double threshold,
         prot_ptr = &prot[0]
     if defer:
         over_ptr = &over[0]
-    if n_threads < 1:
-        n_threads = 1
-    if n < 65536:
+    if n_threads < 1 or n < 65536:  # not worth waking a second thread
         n_threads = 1
     n_blocks = n_threads
     cdef Py_ssize_t[::1] counts = np.zeros(n_blocks, dtype=np.intp)
@@ -256,9 +258,10 @@ def bsp_update(floating[::1] w, unsigned char[::1] alive, double threshold,
         for b in prange(n_blocks, num_threads=n_threads, schedule="static"):
             start = (n * b) // n_blocks
             stop = (n * (b + 1)) // n_blocks
-            pruned[b] = _update_block(&w[0], &alive[0], thr, &counter[0], pat,
-                                      &newly[0], prot_ptr, defer, start, stop,
-                                      over_ptr, &counts[b])
+            pruned[b] = _update_block(&code[0], &counter[0], pat, &w[0],
+                                      &alive[0], &newly[0], prot_ptr, defer,
+                                      start, stop, over_ptr, &counts[b])
+        # Join the blocks' slices in block order (C order overall).
         for b in range(n_blocks):
             start = (n * b) // n_blocks
             n_newly += pruned[b]
