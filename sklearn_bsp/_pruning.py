@@ -532,42 +532,44 @@ class SynapticPruner:
         return result
 
     def _update(self, w, mask, counter, code, band, candidate, patience, guard, defer):
-        """The counter pass over one matrix; returns (newly, over positions)."""
-        w, counter = w.ravel(), counter.ravel()
-        alive = mask.ravel().view(np.uint8)
-        newly = np.zeros(mask.shape, dtype=bool)
-        flat_newly = newly.ravel().view(np.uint8)
-        guard = None if guard is None else np.ascontiguousarray(guard).ravel()
-        over = self._buffer("over", w.size) if defer else None
+        """The counter pass over one matrix; returns (newly, over positions).
+
+        The synapses over the patience (protected ones left out) are pruned
+        here, or returned as ``over`` when ``defer``.
+        """
+        counter = counter.ravel()
+        if guard is not None:
+            guard = np.ascontiguousarray(guard).ravel()
         # The band's synapses: the pass resets them, so keep their next
         # count aside.
         band_count = (counter[band] + 1) * candidate if band.size else None
-        n_newly, n_over = _kernels.update_counters(
-            code[: w.size],
+        buffer = self._buffer("over", counter.size)
+        n_over = _kernels.update_counters(
+            code[: counter.size],
             counter,
             float(patience),
-            w,
-            alive,
-            flat_newly,
+            buffer,
             None if guard is None else guard.view(np.uint8),
-            over,
             self.n_threads,
         )
-        over = over[:n_over].copy() if defer else None
+        over = buffer[:n_over].copy()
         if band_count is not None:
             counter[band] = band_count
             band_over = band[band_count > patience]
             if guard is not None:
                 band_over = band_over[~guard[band_over]]
-            if defer:
+            if band_over.size:
                 over = np.sort(np.concatenate([over, band_over]))
-            elif band_over.size:
-                w[band_over] = 0
-                alive[band_over] = 0
-                counter[band_over] = 0
-                flat_newly[band_over] = 1
-                n_newly += band_over.size
-        return (newly if n_newly else None), over
+        if defer:
+            return None, over
+        if not over.size:
+            return None, None
+        newly = np.zeros(mask.shape, dtype=bool)
+        newly.flat[over] = True
+        w.flat[over] = 0
+        mask.flat[over] = False
+        counter[over] = 0
+        return newly, None
 
 
 def _order_stats(values, rank, half_width):

@@ -11,10 +11,11 @@ the NumPy reference or a fresh ``np.partition`` of all alive ``|w|``:
    step: weights move little between minibatches), the threshold is found by
    partitioning the few band entries only.
    It also codes every synapse (below the band, in it, neither), so that
-2. :func:`update_counters` updates the consecutive-candidate counters and
-   prunes from the codes alone (one byte per synapse instead of its weight
-   and mask): below the band means candidate. The few synapses in the band
-   are settled by the caller once the threshold is known.
+2. :func:`update_counters` updates the consecutive-candidate counters from
+   the codes alone (one byte per synapse instead of its weight and mask):
+   below the band means candidate. The few synapses in the band are settled
+   by the caller once the threshold is known, and so are the few that go
+   over the patience (the caller prunes them, or chooses among them).
 
 Both passes split the matrix into contiguous blocks, one per thread
 (OpenMP). Every block writes only its own entries and its own slice of the
@@ -152,13 +153,11 @@ def band_select(floating[::1] w, unsigned char[::1] alive, double lo,
 
 
 cdef Py_ssize_t _update_block(const unsigned char *code, int *counter,
-                              int patience, floating *w, unsigned char *alive,
-                              unsigned char *newly,
-                              const unsigned char *protected, bint defer,
+                              int patience, const unsigned char *protected,
                               Py_ssize_t start, Py_ssize_t stop,
-                              Py_ssize_t *over, Py_ssize_t *n_over) noexcept nogil:
-    """:func:`update_counters` on ``[start, stop)``; returns the number pruned."""
-    cdef Py_ssize_t i, c, end, pruned = 0, m = 0
+                              Py_ssize_t *over) noexcept nogil:
+    """:func:`update_counters` on ``[start, stop)``; returns n_over."""
+    cdef Py_ssize_t i, c, end, m = 0
     cdef int any_over, cnt
     c = start
     while c < stop:
@@ -172,40 +171,26 @@ cdef Py_ssize_t _update_block(const unsigned char *code, int *counter,
             any_over |= cnt > patience
         if any_over:
             for i in range(c, end):
-                if counter[i] <= patience:
-                    continue
-                if protected != NULL and protected[i]:
-                    continue  # stays alive and keeps its counter
-                if defer:
+                if counter[i] > patience and (protected == NULL or not protected[i]):
                     over[start + m] = i
                     m += 1
-                else:
-                    w[i] = 0
-                    alive[i] = 0
-                    counter[i] = 0
-                    newly[i] = 1
-                    pruned += 1
         c = end
-    n_over[0] = m
-    return pruned
+    return m
 
 
 def update_counters(const unsigned char[::1] code, int[::1] counter,
-                    double patience, floating[::1] w, unsigned char[::1] alive,
-                    unsigned char[::1] newly, protected=None,
-                    Py_ssize_t[::1] over=None, int n_threads=1):
-    """Update counters and prune, in place; see ``SynapticPruner.step``.
+                    double patience, Py_ssize_t[::1] over, protected=None,
+                    int n_threads=1):
+    """Update the consecutive-candidate counters, in place.
 
     The synapses coded 1 by :func:`band_select` (alive, below a band that
     holds the threshold) are candidates: their counters grow by one. Every
     other counter is reset to 0, those in the band (code 2) included: the
     caller settles the band's few synapses itself.
 
-    A counter above ``patience`` prunes its synapse (weight 0, alive 0,
-    counter 0, newly 1), unless the synapse is protected (it then stays
-    alive and keeps its counter) or ``over`` is given: the positions of the
-    synapses over the patience are then written to ``over[:n_over]`` in C
-    order and nothing is pruned, so the caller can choose among them.
+    Nothing is pruned here: the positions of the unprotected synapses whose
+    counter now exceeds ``patience`` are returned, and the caller prunes
+    them (or chooses among them).
 
     Parameters
     ----------
@@ -214,30 +199,23 @@ def update_counters(const unsigned char[::1] code, int[::1] counter,
     counter : ndarray of int32, same size
     patience : float
         Must be >= 0.
-    w : ndarray of float32 or float64, same size
-    alive : ndarray of uint8, same size
-    newly : ndarray of uint8, same size
-        Must come in zeroed; only pruned synapses are written.
+    over : ndarray of intp, same size
+        Receives the positions over the patience in C order, in
+        ``over[:n_over]``.
     protected : ndarray of uint8, same size, or None
-        Non-zero where the synapse must never be pruned.
-    over : ndarray of intp, same size, or None
-        When given, defer pruning (see above).
+        Non-zero where the synapse must never be pruned (it is then left
+        out of ``over``; its counter runs as any other).
     n_threads : int, default=1
         OpenMP threads; the result does not depend on it.
 
     Returns
     -------
-    n_newly : int
-        Number of synapses pruned.
     n_over : int
-        Number of positions written to ``over`` (0 when it is None).
+        Number of positions written to ``over``.
     """
-    cdef Py_ssize_t n = w.shape[0], n_blocks, b, start, stop
-    cdef Py_ssize_t n_newly = 0, total = 0
+    cdef Py_ssize_t n = counter.shape[0], n_blocks, b, start, total = 0
     cdef const unsigned char[::1] prot
     cdef const unsigned char *prot_ptr = NULL
-    cdef Py_ssize_t *over_ptr = NULL
-    cdef bint defer = over is not None
     # Counters are integers: ``c > patience`` is ``c > floor(patience)``.
     cdef int pat
     if patience >= 2147483647.0:
@@ -245,34 +223,26 @@ def update_counters(const unsigned char[::1] code, int[::1] counter,
     else:
         pat = <int> patience
     if n == 0:
-        return 0, 0
+        return 0
     if protected is not None:
         prot = protected
         prot_ptr = &prot[0]
-    if defer:
-        over_ptr = &over[0]
     if n_threads < 1 or n < 65536:  # not worth waking a second thread
         n_threads = 1
     n_blocks = n_threads
     cdef Py_ssize_t[::1] counts = np.zeros(n_blocks, dtype=np.intp)
-    cdef Py_ssize_t[::1] pruned = np.zeros(n_blocks, dtype=np.intp)
     with nogil:
         for b in prange(n_blocks, num_threads=n_threads, schedule="static"):
-            start = (n * b) // n_blocks
-            stop = (n * (b + 1)) // n_blocks
-            pruned[b] = _update_block(&code[0], &counter[0], pat, &w[0],
-                                      &alive[0], &newly[0], prot_ptr, defer,
-                                      start, stop, over_ptr, &counts[b])
+            counts[b] = _update_block(&code[0], &counter[0], pat, prot_ptr,
+                                      (n * b) // n_blocks,
+                                      (n * (b + 1)) // n_blocks, &over[0])
         # Join the blocks' slices in block order (C order overall).
         for b in range(n_blocks):
             start = (n * b) // n_blocks
-            n_newly += pruned[b]
-            if defer:
-                if counts[b] and start != total:
-                    memmove(&over_ptr[total], &over_ptr[start],
-                            counts[b] * sizeof(Py_ssize_t))
-                total += counts[b]
-    return n_newly, total
+            if counts[b] and start != total:
+                memmove(&over[total], &over[start], counts[b] * sizeof(Py_ssize_t))
+            total += counts[b]
+    return total
 
 
 def gather_abs(floating[::1] w, unsigned char[::1] alive, floating[::1] out):
