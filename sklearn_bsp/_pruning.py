@@ -374,7 +374,7 @@ class SynapticPruner:
         return pruned
 
     def _fused_step(self, weights, masks, counters, patience, max_pruned, protected):
-        """:meth:`step` with two compiled passes per matrix (same result)."""
+        """:meth:`step` in compiled passes, usually two per matrix (same result)."""
         groups = (
             [[i] for i in range(len(weights))]
             if self.scope == "layer"
