@@ -13,7 +13,19 @@ The rule (Zhao & Zeng, 2021, section 2.2):
    which the synapse was a candidate.
 3. A synapse whose counter exceeds ``patience`` is pruned: its weight is set
    to 0 and its mask to False, for good.
+
+Two options go beyond the paper (both off by default): a cap on the number
+of synapses one step may prune (the weakest go first), and protected
+synapses that are never pruned (see :func:`output_paths`, which keeps every
+output neuron connected to the input).
+
+Two implementations give bit-equal results: a NumPy reference, and compiled
+streaming passes (``_pruning_kernels``) that find the candidate threshold
+from a band of magnitudes kept from the previous step instead of
+partitioning every alive ``|w|`` at every minibatch.
 """
+
+import numbers
 
 import numpy as np
 
@@ -28,18 +40,44 @@ if _cpu_runs_kernels():  # built with the same SIMD flags as the sparse kernels
 
 PRUNING_SCOPES = ("layer", "network")
 
+# Half-width, in ranks, of the band of magnitudes kept around the threshold
+# between steps, as a share of the alive synapses (with a floor for small
+# matrices). Between two minibatches the threshold's rank moves by far less
+# than this on the paper's networks; a miss only costs one exact partition,
+# after which the band is widened.
+_BAND_SHARE = 1 / 512
+_BAND_MIN = 64
+# Passes spent looking for a threshold that left the band before falling
+# back to partitioning every alive |w|.
+_BAND_TRIES = 4
 
-def _kernel_accepts(weights, masks, counters):
-    """Whether the compiled pass can update these arrays in place."""
-    return _kernels is not None and all(
-        w.dtype in (np.float32, np.float64)
-        and m.dtype == np.bool_
-        and c.dtype == np.int32
-        and w.flags.c_contiguous
-        and m.flags.c_contiguous
-        and c.flags.c_contiguous
-        for w, m, c in zip(weights, masks, counters)
-    )
+
+def _kernel_accepts(weights, masks, counters, protected):
+    """Whether the compiled passes can update these arrays in place."""
+    if _kernels is None or not weights:
+        return False
+    dtype = weights[0].dtype
+    # One dtype for all matrices: with mixed precisions the threshold of
+    # ``scope="network"`` would have to be compared in two precisions.
+    if dtype not in (np.float32, np.float64):
+        return False
+    for i, (w, m, c) in enumerate(zip(weights, masks, counters)):
+        if not (
+            w.dtype == dtype
+            and m.dtype == np.bool_
+            and c.dtype == np.int32
+            and w.shape == m.shape == c.shape
+            and w.flags.c_contiguous
+            and m.flags.c_contiguous
+            and c.flags.c_contiguous
+            and w.flags.writeable
+            and m.flags.writeable
+            and c.flags.writeable
+        ):
+            return False
+        if protected[i] is not None and protected[i].shape != w.shape:
+            return False
+    return True
 
 
 def select_smallest(magnitude, alive, k):
@@ -80,8 +118,78 @@ def select_smallest(magnitude, alive, k):
     return selected
 
 
+def _weakest(weights, positions, max_pruned):
+    """Keep the ``max_pruned`` weakest of the given synapses.
+
+    ``positions`` holds, per matrix, flat positions in increasing order. The
+    smallest ``|w|`` win; ties go to the earlier matrix, then the earlier
+    position (a stable sort of the matrices' entries laid end to end).
+    """
+    sizes = [p.size for p in positions]
+    if sum(sizes) <= max_pruned:
+        return positions
+    magnitude = np.concatenate(
+        [np.abs(w.ravel()[p]) for w, p in zip(weights, positions)]
+    )
+    keep = np.zeros(magnitude.size, dtype=bool)
+    keep[np.argsort(magnitude, kind="stable")[:max_pruned]] = True
+    parts = np.split(keep, np.cumsum(sizes)[:-1])
+    return [p[k] for p, k in zip(positions, parts)]
+
+
+def output_paths(weights, masks):
+    """Mark one alive input-to-output path into every output neuron.
+
+    Reachability is computed forwards: every input feature is reachable,
+    and a neuron of the next layer is reachable when some alive synapse
+    comes into it from a reachable neuron. The paths are then built
+    greedily backwards: each output neuron takes its strongest (largest
+    ``|w|``; ties to the lowest index) alive synapse from a reachable
+    neuron, that neuron does the same, and so on down to the input. Protect
+    these synapses (``SynapticPruner.step(..., protected=...)``) and pruning
+    can never disconnect an output neuron that is still connected.
+
+    Parameters
+    ----------
+    weights : list of ndarray of shape (n_in, n_out)
+        The weight matrices, input layer first.
+    masks : list of ndarray of bool
+        True where a synapse is alive.
+
+    Returns
+    -------
+    paths : list of ndarray of bool
+        One per matrix, True on the synapses of the chosen paths. An output
+        neuron that is already unreachable gets no path.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_bsp._pruning import output_paths
+    >>> w = [np.array([[0.1, 0.9], [0.5, 0.2]]), np.array([[0.3], [0.4]])]
+    >>> m = [np.ones((2, 2), dtype=bool), np.ones((2, 1), dtype=bool)]
+    >>> [p.astype(int).tolist() for p in output_paths(w, m)]
+    [[[0, 1], [0, 0]], [[0], [1]]]
+    """
+    reachable = [np.ones(weights[0].shape[0], dtype=bool)]
+    for mask in masks:
+        reachable.append(np.any(mask & reachable[-1][:, None], axis=0))
+    paths = [np.zeros(m.shape, dtype=bool) for m in masks]
+    # Output neurons that need a path, then the neurons feeding those paths.
+    needed = reachable[-1].copy()
+    for layer in range(len(weights) - 1, -1, -1):
+        usable = masks[layer] & reachable[layer][:, None]
+        score = np.where(usable, np.abs(weights[layer]), -np.inf)
+        source = np.argmax(score, axis=0)  # first of equal maxima
+        targets = np.flatnonzero(needed)
+        paths[layer][source[targets], targets] = True
+        needed = np.zeros(weights[layer].shape[0], dtype=bool)
+        needed[source[targets]] = True
+    return paths
+
+
 class SynapticPruner:
-    """The BSP rule as a small stateless object.
+    """The BSP rule as a small object.
 
     Parameters
     ----------
@@ -91,15 +199,59 @@ class SynapticPruner:
     scope : {"layer", "network"}, default="layer"
         Where candidates compete: within each weight matrix, or across the
         whole network (one ranking of all alive synapses).
+    n_threads : int, default=1
+        OpenMP threads of the compiled passes (the result never depends on
+        it). One thread is the default: the passes take a fraction of a
+        millisecond, and on a loaded machine waiting for a second core costs
+        more than it saves.
+
+    Notes
+    -----
+    The object caches, per group of matrices that compete together, a band
+    of magnitudes around the last threshold, and scratch buffers. The cache
+    only makes :meth:`step` faster; results never depend on it, and it is
+    not pickled.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_bsp._pruning import SynapticPruner
+    >>> w = [np.array([[0.01, 1.0], [2.0, 3.0]])]
+    >>> m = [np.ones((2, 2), dtype=bool)]
+    >>> c = [np.zeros((2, 2), dtype=np.int32)]
+    >>> pruner = SynapticPruner(rate=0.25)
+    >>> [pruner.step(w, m, c, patience=3)[0] is None for _ in range(4)]
+    [True, True, True, False]
+    >>> m[0].tolist()
+    [[False, True], [True, True]]
     """
 
-    def __init__(self, rate, scope="layer"):
+    def __init__(self, rate, scope="layer", n_threads=1):
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"rate must be in [0, 1), got {rate!r}.")
         if scope not in PRUNING_SCOPES:
             raise ValueError(f"scope must be one of {PRUNING_SCOPES}, got {scope!r}.")
+        if not isinstance(n_threads, numbers.Integral) or n_threads < 1:
+            raise ValueError(f"n_threads must be an int >= 1, got {n_threads!r}.")
         self.rate = rate
         self.scope = scope
+        self.n_threads = int(n_threads)
+        self._clear_cache()
+
+    def _clear_cache(self):
+        self._bands = {}
+        self._buffers = {}
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_bands", None)
+        state.pop("_buffers", None)
+        return state
+
+    def __setstate__(self, state):
+        state.setdefault("n_threads", 1)  # pickled before the option existed
+        self.__dict__.update(state)
+        self._clear_cache()
 
     def candidates(self, weights, masks):
         """Return the candidate synapses of each weight matrix.
@@ -131,7 +283,9 @@ class SynapticPruner:
             part.reshape(m.shape) for part, m in zip(np.split(flat, splits), magnitudes)
         ]
 
-    def step(self, weights, masks, counters, patience):
+    def step(
+        self, weights, masks, counters, patience, *, max_pruned=None, protected=None
+    ):
         """Apply one step of the rule, in place.
 
         Parameters
@@ -143,7 +297,19 @@ class SynapticPruner:
         counters : list of ndarray of int
             Consecutive-candidate counters, one per synapse.
         patience : float
-            A synapse whose counter exceeds this value is pruned.
+            A synapse whose counter exceeds this value is pruned; >= 0.
+        max_pruned : int or None, default=None
+            Prune at most this many synapses at this step, summed over all
+            matrices (whatever the scope). When more exceed the patience,
+            the smallest ``|w|`` go first (ties: earlier matrix, then
+            earlier position in C order); the others stay alive and keep
+            their counters. ``0`` prunes nothing but still counts. None: no
+            cap.
+        protected : list of (ndarray of bool or None), or None, default=None
+            One entry per matrix: True where a synapse must never be pruned.
+            Protected synapses compete for candidacy and count like any
+            other; one whose counter exceeds the patience stays alive and
+            keeps its counter.
 
         Returns
         -------
@@ -151,17 +317,54 @@ class SynapticPruner:
             Per weight matrix, the synapses pruned at this step, or None
             where none was (so callers can skip untouched layers).
         """
-        if _kernel_accepts(weights, masks, counters):
-            return self._fused_step(weights, masks, counters, patience)
-        pruned = []
-        for w, mask, counter, candidate in zip(
-            weights, masks, counters, self.candidates(weights, masks)
+        if max_pruned is not None and (
+            not isinstance(max_pruned, numbers.Integral)
+            or isinstance(max_pruned, bool)
+            or max_pruned < 0
+        ):
+            raise ValueError(
+                f"max_pruned must be None or an int >= 0, got {max_pruned!r}."
+            )
+        if not patience >= 0:  # also rejects NaN
+            raise ValueError(f"patience must be >= 0, got {patience!r}.")
+        if protected is None:
+            protected = [None] * len(weights)
+        elif len(protected) != len(weights):
+            raise ValueError(
+                f"protected must have one entry per weight matrix "
+                f"({len(weights)}), got {len(protected)}."
+            )
+        protected = [
+            None if p is None else np.asarray(p, dtype=bool) for p in protected
+        ]
+        if _kernel_accepts(weights, masks, counters, protected):
+            return self._fused_step(
+                weights, masks, counters, patience, max_pruned, protected
+            )
+        return self._numpy_step(
+            weights, masks, counters, patience, max_pruned, protected
+        )
+
+    def _numpy_step(self, weights, masks, counters, patience, max_pruned, protected):
+        """:meth:`step` in NumPy: the reference the compiled path must match."""
+        over = []
+        for counter, candidate, guard in zip(
+            counters, self.candidates(weights, masks), protected
         ):
             # counter <- (counter + 1) if candidate else 0
             counter += 1
             counter *= candidate
             newly = counter > patience
-            if newly.any():
+            if guard is not None:
+                newly &= ~guard
+            over.append(np.flatnonzero(newly))
+        if max_pruned is not None:
+            over = _weakest(weights, over, max_pruned)
+        pruned = []
+        for w, mask, counter, positions in zip(weights, masks, counters, over):
+            if positions.size:
+                newly = np.zeros(mask.shape, dtype=bool)
+                newly.flat[positions] = True
                 w[newly] = 0
                 mask[newly] = False
                 counter[newly] = 0
@@ -170,45 +373,212 @@ class SynapticPruner:
                 pruned.append(None)
         return pruned
 
-    def _fused_step(self, weights, masks, counters, patience):
-        """:meth:`step` with one compiled pass per matrix (same result)."""
+    def _fused_step(self, weights, masks, counters, patience, max_pruned, protected):
+        """:meth:`step` in compiled passes, usually two per matrix (same result)."""
         groups = (
             [[i] for i in range(len(weights))]
             if self.scope == "layer"
             else [list(range(len(weights)))]
         )
+        defer = max_pruned is not None
         pruned = [None] * len(weights)
-        for group in groups:
-            pools = []
-            for i in group:
-                w, m = weights[i].ravel(), masks[i].ravel()
-                if m.all():
-                    pools.append(np.abs(w))
-                else:
-                    buffer = np.empty(w.size, dtype=w.dtype)
-                    n = _kernels.gather_abs(w, m.view(np.uint8), buffer)
-                    pools.append(buffer[:n])
-            pool = pools[0] if len(pools) == 1 else np.concatenate(pools)
-            k = int(pool.size * self.rate)
-            if k > 0:
-                pool.partition(k - 1)
-                threshold = float(pool[k - 1])
-                # After partitioning, every value below the threshold sits
-                # in front of it: the rest of the k candidates are ties.
-                n_ties = k - int(np.count_nonzero(pool[: k - 1] < pool[k - 1]))
-            else:
-                threshold, n_ties = -1.0, 0  # no candidates: all counters reset
-            for i in group:
-                newly = np.zeros(masks[i].shape, dtype=bool)
-                n_newly, n_ties = _kernels.bsp_step(
-                    weights[i].ravel(),
-                    masks[i].ravel().view(np.uint8),
-                    threshold,
-                    n_ties,
-                    counters[i].ravel(),
-                    float(patience),
-                    newly.ravel().view(np.uint8),
+        over = [None] * len(weights)
+        for group_id, group in enumerate(groups):
+            bands = self._threshold(
+                group_id, [weights[i] for i in group], [masks[i] for i in group]
+            )
+            if bands is None:  # no candidates: every counter resets
+                for i in group:
+                    counters[i].fill(0)
+                    over[i] = np.empty(0, dtype=np.intp)
+                continue
+            for j, (i, (band, candidate)) in enumerate(zip(group, bands)):
+                pruned[i], over[i] = self._update(
+                    weights[i],
+                    masks[i],
+                    counters[i],
+                    self._buffers[("code", j)],
+                    band,
+                    candidate,
+                    patience,
+                    protected[i],
+                    defer,
                 )
-                if n_newly:
+        if defer:
+            for i, positions in enumerate(_weakest(weights, over, max_pruned)):
+                if positions.size:
+                    newly = np.zeros(masks[i].shape, dtype=bool)
+                    newly.flat[positions] = True
+                    weights[i].flat[positions] = 0
+                    masks[i].flat[positions] = False
+                    counters[i].flat[positions] = 0
                     pruned[i] = newly
         return pruned
+
+    def _buffer(self, slot, size, dtype=np.intp):
+        """A scratch array of ``size`` entries, reused between steps."""
+        buffer = self._buffers.get(slot)
+        if buffer is None or buffer.size < size:
+            buffer = self._buffers[slot] = np.empty(size, dtype=dtype)
+        return buffer[:size]
+
+    def _band(self, flat_w, flat_alive, lo, hi):
+        """One pass over a group: alive count, count below ``[lo, hi]``, and
+        per matrix the positions of the alive entries inside it.
+
+        Also leaves, per matrix ``j`` of the group, the code of every
+        synapse (below the band, in it, neither) in the buffer
+        ``("code", j)``, for the counter pass.
+        """
+        n_alive = n_below = 0
+        bands = []
+        for j, (w, alive) in enumerate(zip(flat_w, flat_alive)):
+            buffer = self._buffer(j, w.size)
+            code = self._buffer(("code", j), w.size, np.uint8)
+            alive_j, below_j, n_band = _kernels.band_select(
+                w, alive, lo, hi, buffer, code, self.n_threads
+            )
+            n_alive += alive_j
+            n_below += below_j
+            bands.append(buffer[:n_band].copy())
+        return n_alive, n_below, bands
+
+    def _threshold(self, group_id, weights, masks):
+        """Find the k-th smallest alive ``|w|`` of a group, and a band around it.
+
+        Returns None when there are no candidates. Otherwise the last band
+        pass (see :meth:`_band`) had a band that holds the threshold; returns
+        per matrix the flat positions of the synapses in it, and which of
+        them are candidates (below the threshold, or equal to it and among
+        the first ones in C order, matrix by matrix, up to ``k``).
+        """
+        flat_w = [w.ravel() for w in weights]
+        flat_alive = [m.ravel().view(np.uint8) for m in masks]
+        key = (group_id, weights[0].dtype.str, tuple(w.size for w in weights))
+        lo, hi, half_width = self._bands.get(key, (None, None, None))
+        if lo is None:
+            n_alive = sum(int(np.count_nonzero(m)) for m in masks)
+        else:  # the first band pass counts them
+            n_alive, n_below, bands = self._band(flat_w, flat_alive, lo, hi)
+        k = int(n_alive * self.rate)
+        if k == 0:
+            return None
+        narrowest = max(_BAND_MIN, int(n_alive * _BAND_SHARE))
+        for attempt in range(_BAND_TRIES if lo is not None else 0):
+            if attempt:
+                n_alive, n_below, bands = self._band(flat_w, flat_alive, lo, hi)
+            magnitude = (
+                np.abs(flat_w[0][bands[0]])
+                if len(bands) == 1
+                else np.concatenate([np.abs(w[p]) for w, p in zip(flat_w, bands)])
+            )
+            # The k-th smallest lies in the band when fewer than k are below
+            # it and at least k are below or in it; anything else (above hi,
+            # or NaN, which np.partition puts last) ranks after the band.
+            if n_below < k <= n_below + magnitude.size:
+                # Kept up at once: narrow the band back (fewer entries to
+                # gather and partition); needed a repair: widen it.
+                half_width = (
+                    max(narrowest, half_width * 7 // 8)
+                    if attempt == 0
+                    else min(2 * half_width, n_alive)
+                )
+                rank = k - 1 - n_below
+                # A copy: the ties below are read in the band's order.
+                threshold, lo, hi = _order_stats(magnitude.copy(), rank, half_width)
+                self._bands[key] = (lo, hi, half_width)
+                n_ties = k - n_below - int(np.count_nonzero(magnitude < threshold))
+                result, end = [], 0
+                for positions in bands:
+                    start, end = end, end + positions.size
+                    part = magnitude[start:end]
+                    candidate = part < threshold
+                    ties = np.flatnonzero(part == threshold)
+                    candidate[ties[: max(n_ties, 0)]] = True
+                    n_ties -= ties.size
+                    result.append((positions, candidate))
+                return result
+            # Missed: the threshold moved out of the band (typically after
+            # many synapses were pruned at once). Look on its side with one
+            # more pass: below the band, everything from 0 holds it; above
+            # it, a band further up, wider at each try.
+            if k <= n_below:
+                lo, hi = lo.dtype.type(0), lo
+            else:
+                width = (hi - lo) * 2 ** (attempt + 1)
+                if not 0 < width < np.inf:  # empty or NaN band: no direction
+                    break
+                lo, hi = hi, hi + width
+        half_width = narrowest if lo is None else min(2 * half_width, n_alive)
+        # Exact: partition every alive |w| (the path before the band cache).
+        pools = []
+        for w, alive, mask in zip(flat_w, flat_alive, masks):
+            if mask.all():
+                pools.append(np.abs(w))
+            else:
+                pool = np.empty(w.size, dtype=w.dtype)
+                pools.append(pool[: _kernels.gather_abs(w, alive, pool)])
+        pool = pools[0] if len(pools) == 1 else np.concatenate(pools)
+        threshold, lo, hi = _order_stats(pool, k - 1, half_width)
+        self._bands[key] = (lo, hi, half_width)
+        n_ties = k - int(np.count_nonzero(pool < threshold))
+        # A band of the threshold alone: below it, candidates; in it, ties.
+        result = []
+        for ties in self._band(flat_w, flat_alive, threshold, threshold)[2]:
+            candidate = np.zeros(ties.size, dtype=bool)
+            candidate[: max(n_ties, 0)] = True
+            n_ties -= ties.size
+            result.append((ties, candidate))
+        return result
+
+    def _update(self, w, mask, counter, code, band, candidate, patience, guard, defer):
+        """The counter pass over one matrix; returns (newly, over positions).
+
+        The synapses over the patience (protected ones left out) are pruned
+        here, or returned as ``over`` when ``defer``.
+        """
+        counter = counter.ravel()
+        if guard is not None:
+            guard = np.ascontiguousarray(guard).ravel()
+        # The band's synapses: the pass resets them, so keep their next
+        # count aside.
+        band_count = (counter[band] + 1) * candidate if band.size else None
+        buffer = self._buffer("over", counter.size)
+        n_over = _kernels.update_counters(
+            code[: counter.size],
+            counter,
+            float(patience),
+            buffer,
+            None if guard is None else guard.view(np.uint8),
+            self.n_threads,
+        )
+        over = buffer[:n_over].copy()
+        if band_count is not None:
+            counter[band] = band_count
+            band_over = band[band_count > patience]
+            if guard is not None:
+                band_over = band_over[~guard[band_over]]
+            if band_over.size:
+                over = np.sort(np.concatenate([over, band_over]))
+        if defer:
+            return None, over
+        if not over.size:
+            return None, None
+        newly = np.zeros(mask.shape, dtype=bool)
+        newly.flat[over] = True
+        w.flat[over] = 0
+        mask.flat[over] = False
+        counter[over] = 0
+        return newly, None
+
+
+def _order_stats(values, rank, half_width):
+    """The value of ``rank`` in ``values`` and those ``half_width`` around it.
+
+    Partitions ``values`` in place; the outer two bound the band kept for
+    the next step.
+    """
+    last = values.size - 1
+    lo_rank, hi_rank = max(rank - half_width, 0), min(rank + half_width, last)
+    values.partition(sorted({lo_rank, rank, hi_rank}))
+    return values[rank], values[lo_rank], values[hi_rank]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sklearn_bsp._pruning import SynapticPruner, select_smallest
+from sklearn_bsp._pruning import SynapticPruner, output_paths, select_smallest
 
 
 def _state(weights):
@@ -155,3 +155,145 @@ def test_compiled_step_equals_numpy_step(scope, dtype, monkeypatch):
             if p1 is not None:
                 np.testing.assert_array_equal(p1, p2)
     assert not all(m.all() for m in m1)  # something was pruned
+
+
+def _all_paths(pruner_step_kwargs, weights, patience=0, rate=0.75):
+    """One step of both paths (compiled when built, and NumPy) on copies."""
+    results = []
+    for path in ("step", "numpy"):
+        w, m, c = _state(weights)
+        pruner = SynapticPruner(rate)
+        if path == "step":
+            pruned = pruner.step(w, m, c, patience, **pruner_step_kwargs)
+        else:
+            protected = pruner_step_kwargs.get("protected") or [None] * len(w)
+            pruned = pruner._numpy_step(
+                w, m, c, patience, pruner_step_kwargs.get("max_pruned"), protected
+            )
+        results.append((w, m, c, pruned))
+    return results
+
+
+def test_max_pruned_prunes_the_weakest_over_patience():
+    # 4 synapses, rate 0.75: the 3 weakest (0.3, -0.1, 0.2) are candidates
+    # and, with patience 0, all three exceed it at the first step. A cap of
+    # 2 prunes the two weakest; the third keeps its counter.
+    for w, m, c, pruned in _all_paths({"max_pruned": 2}, [[0.3, -0.1, 5.0, 0.2]]):
+        np.testing.assert_array_equal(m[0], [True, False, True, False])
+        np.testing.assert_array_equal(w[0], [0.3, 0.0, 5.0, 0.0])
+        np.testing.assert_array_equal(c[0], [1, 0, 0, 0])
+        np.testing.assert_array_equal(pruned[0], ~m[0])
+
+
+def test_max_pruned_ranks_across_matrices_and_breaks_ties_by_matrix():
+    # Layer scope, one candidate per matrix (rate 0.5 of 2): 0.2 in the
+    # first matrix, 0.1 and then 0.2 in the second. With a cap of 1, the
+    # weaker 0.1 goes; with a cap of 1 and equal magnitudes the earlier
+    # matrix goes.
+    for _w, m, c, pruned in _all_paths(
+        {"max_pruned": 1}, [[0.2, 9.0], [0.1, 9.0]], rate=0.5
+    ):
+        np.testing.assert_array_equal(m[0], [True, True])
+        np.testing.assert_array_equal(m[1], [False, True])
+        assert pruned[0] is None
+        np.testing.assert_array_equal(c[0], [1, 0])
+    for _w, m, c, pruned in _all_paths(
+        {"max_pruned": 1}, [[0.2, 9.0], [-0.2, 9.0]], rate=0.5
+    ):
+        np.testing.assert_array_equal(m[0], [False, True])
+        np.testing.assert_array_equal(m[1], [True, True])
+        np.testing.assert_array_equal(c[1], [1, 0])
+        assert pruned[1] is None
+
+
+def test_max_pruned_zero_counts_but_never_prunes():
+    weights, masks, counters = _state([[0.1, 0.2, 5.0, 6.0]])
+    pruner = SynapticPruner(rate=0.5)
+    for step in range(1, 5):
+        assert pruner.step(weights, masks, counters, 1, max_pruned=0) == [None]
+        np.testing.assert_array_equal(counters[0], [step, step, 0, 0])
+    assert masks[0].all()
+    # Lifting the cap prunes both at once, as without it.
+    pruned = pruner.step(weights, masks, counters, 1)
+    np.testing.assert_array_equal(pruned[0], [True, True, False, False])
+
+
+def test_protected_candidate_survives_and_keeps_counting():
+    protected = [np.array([True, False, False, False])]
+    weights, masks, counters = _state([[0.1, 0.2, 5.0, 6.0]])
+    pruner = SynapticPruner(rate=0.5)
+    for _ in range(3):
+        pruner.step(weights, masks, counters, 2, protected=protected)
+    # Both were candidates 3 times: the unprotected one is pruned, the
+    # protected one stays alive with its counter running.
+    np.testing.assert_array_equal(masks[0], [True, False, True, True])
+    np.testing.assert_array_equal(counters[0], [3, 0, 0, 0])
+    np.testing.assert_array_equal(weights[0], [0.1, 0.0, 5.0, 6.0])
+
+
+def test_protected_synapses_count_towards_the_candidates():
+    # Protection does not change who is a candidate: 0.1 (protected) and 0.2
+    # are the two candidates of four, so 5.0 never becomes one.
+    protected = [np.array([True, False, False, False])]
+    for _w, m, c, _pruned in _all_paths(
+        {"protected": protected}, [[0.1, 0.2, 5.0, 6.0]], patience=0, rate=0.5
+    ):
+        np.testing.assert_array_equal(c[0], [1, 0, 0, 0])
+        np.testing.assert_array_equal(m[0], [True, False, True, True])
+
+
+def test_step_rejects_bad_options():
+    weights, masks, counters = _state([[0.1, 0.2]])
+    pruner = SynapticPruner(rate=0.5)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="max_pruned"):
+            pruner.step(weights, masks, counters, 1, max_pruned=bad)
+    with pytest.raises(ValueError, match="protected"):
+        pruner.step(weights, masks, counters, 1, protected=[None, None])
+    with pytest.raises(ValueError, match="patience"):
+        pruner.step(weights, masks, counters, -1)
+
+
+def test_output_paths_follow_the_strongest_reachable_synapses():
+    # 3 inputs -> 2 hidden -> 2 outputs.
+    w0 = np.array([[0.1, 0.9], [0.5, 0.2], [-0.7, 0.3]])
+    w1 = np.array([[0.4, -0.2], [0.6, 0.1]])
+    masks = [np.ones((3, 2), dtype=bool), np.ones((2, 2), dtype=bool)]
+    paths = output_paths([w0, w1], masks)
+    # Output 0: strongest from hidden 1 (0.6); output 1: from hidden 0
+    # (|-0.2|). Hidden 1: from input 0 (0.9); hidden 0: from input 2 (|-0.7|).
+    np.testing.assert_array_equal(paths[1], [[False, True], [True, False]])
+    np.testing.assert_array_equal(
+        paths[0], [[False, True], [False, False], [True, False]]
+    )
+
+
+def test_output_paths_skip_dead_and_unreachable_synapses():
+    w0 = np.array([[0.1, 0.9], [0.5, 0.2]])
+    w1 = np.array([[0.4, 0.0], [0.6, 0.3]])
+    # Hidden 1 has no alive input: its strong synapse (0.6) to output 0
+    # is alive but unusable, so output 0 goes through hidden 0. Output 1's
+    # only alive synapse comes from hidden 1: it is unreachable, no path.
+    masks = [
+        np.array([[True, False], [False, False]]),
+        np.array([[True, False], [True, True]]),
+    ]
+    paths = output_paths([w0, w1], masks)
+    np.testing.assert_array_equal(paths[1], [[True, False], [False, False]])
+    np.testing.assert_array_equal(paths[0], [[True, False], [False, False]])
+
+
+def test_protecting_output_paths_keeps_every_output_connected():
+    rng = np.random.default_rng(0)
+    weights, masks, counters = _state(
+        [rng.normal(size=(6, 4)), rng.normal(size=(4, 3))]
+    )
+    pruner = SynapticPruner(rate=0.5, scope="network")
+    for _ in range(100):
+        protected = output_paths(weights, masks)
+        pruner.step(weights, masks, counters, 1, protected=protected)
+    assert sum(m.sum() for m in masks) < 10  # pruned hard ...
+    reach = np.ones(6, dtype=bool)
+    for m in masks:
+        reach = (m & reach[:, None]).any(axis=0)
+    assert reach.all()  # ... yet every output is still fed from the input

@@ -1,0 +1,226 @@
+"""The compiled BSP rule against the NumPy reference, bit for bit.
+
+Each case runs a sequence of steps on two copies of the same state: one
+through the compiled passes (with the band of magnitudes it keeps between
+steps), one through the NumPy reference. Weights drift between steps as in
+training, sometimes far (so the kept band misses and the exact path runs),
+and are rounded to a coarse grid so that many tie at the threshold.
+"""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from sklearn_bsp import _pruning
+from sklearn_bsp._pruning import SynapticPruner, output_paths
+
+pytestmark = pytest.mark.skipif(
+    _pruning._kernels is None, reason="compiled pruning kernels not built"
+)
+
+SHAPES = {
+    "mlp": [(60, 40), (40, 7)],
+    "deep": [(30, 20), (20, 20), (20, 3)],
+    "tiny": [(1, 1), (2, 3), (3, 1)],
+    "wide": [(300, 300), (300, 10)],  # big enough for two threads
+}
+
+
+def _initial_state(rng, shapes, dtype, start):
+    weights = [np.round(rng.normal(size=s), 1).astype(dtype) for s in shapes]
+    masks = [np.ones(s, dtype=bool) for s in shapes]
+    if start == "partly_pruned":
+        masks = [rng.random(s) < 0.4 for s in shapes]
+    elif start == "all_pruned":
+        masks = [np.zeros(s, dtype=bool) for s in shapes]
+    counters = [
+        rng.integers(0, 3, size=s).astype(np.int32) * m for s, m in zip(shapes, masks)
+    ]
+    for w, m in zip(weights, masks):
+        w *= m
+    return weights, masks, counters
+
+
+def _copy(state):
+    return [[a.copy() for a in arrays] for arrays in state]
+
+
+def _assert_same(a, b):
+    for x, y in zip(a, b):
+        assert x.dtype == y.dtype
+        np.testing.assert_array_equal(x, y)
+
+
+def _assert_same_pruned(p1, p2):
+    for x, y in zip(p1, p2):
+        assert (x is None) == (y is None)
+        if x is not None:
+            np.testing.assert_array_equal(x, y)
+
+
+def _run_both(
+    seed,
+    shapes,
+    dtype,
+    scope,
+    start,
+    n_steps=15,
+    n_threads=1,
+    max_pruned=None,
+    protect=False,
+    rate=0.2,
+    patience=2,
+):
+    rng = np.random.default_rng(seed)
+    state = _initial_state(rng, shapes, dtype, start)
+    fast, ref = _copy(state), _copy(state)
+    pruner = SynapticPruner(rate, scope=scope, n_threads=n_threads)
+    n_pruned = 0
+    for step in range(n_steps):
+        # Usually a small drift, sometimes a jump the kept band cannot follow.
+        scale = 2.0 if step % 7 == 3 else 0.05
+        noise = [np.round(rng.normal(size=s), 1) * scale for s in shapes]
+        for st in (fast, ref):
+            for w, m, d in zip(st[0], st[1], noise):
+                w += d.astype(dtype)
+                w *= m
+        protected = None
+        if protect:
+            protected = [rng.random(s) < 0.3 for s in shapes]
+            protected[0] = None  # mixed: some matrices unprotected
+        assert _pruning._kernel_accepts(
+            fast[0], fast[1], fast[2], protected or [None] * len(shapes)
+        )
+        kwargs = dict(max_pruned=max_pruned, protected=protected)
+        p_fast = pruner.step(*fast, patience, **kwargs)
+        p_ref = pruner._numpy_step(
+            *ref, patience, max_pruned, protected or [None] * len(shapes)
+        )
+        _assert_same(fast[0] + fast[1] + fast[2], ref[0] + ref[1] + ref[2])
+        _assert_same_pruned(p_fast, p_ref)
+        n_pruned += sum(0 if p is None else int(p.sum()) for p in p_fast)
+    return n_pruned
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("shapes", ["mlp", "deep", "tiny"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scope", ["layer", "network"])
+@pytest.mark.parametrize("start", ["alive", "partly_pruned", "all_pruned"])
+def test_compiled_equals_numpy(seed, shapes, dtype, scope, start):
+    n_pruned = _run_both(seed, SHAPES[shapes], dtype, scope, start)
+    if start != "all_pruned" and shapes != "tiny":
+        assert n_pruned > 0  # the sequence does exercise pruning
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scope", ["layer", "network"])
+@pytest.mark.parametrize("max_pruned", [0, 1, 5, 50])
+@pytest.mark.parametrize("protect", [False, True])
+def test_compiled_equals_numpy_with_options(seed, dtype, scope, max_pruned, protect):
+    _run_both(
+        seed,
+        SHAPES["deep"],
+        dtype,
+        scope,
+        "alive",
+        max_pruned=max_pruned,
+        protect=protect,
+        rate=0.3,
+        patience=1,
+    )
+
+
+@pytest.mark.parametrize("protect", [False, True])
+def test_protected_only_compiled_equals_numpy(protect):
+    _run_both(0, SHAPES["mlp"], np.float32, "layer", "partly_pruned", protect=protect)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("scope", ["layer", "network"])
+def test_result_does_not_depend_on_threads(n_threads, scope):
+    n_pruned = _run_both(
+        1,
+        SHAPES["wide"],
+        np.float32,
+        scope,
+        "alive",
+        n_steps=6,
+        n_threads=n_threads,
+        rate=0.05,
+        patience=1,
+    )
+    assert n_pruned > 0
+
+
+def test_all_equal_weights_tie_everywhere():
+    # Every |w| equal: the threshold's ties are the whole layer and the
+    # candidates are simply the first k in C order.
+    weights = [np.full((10, 10), -0.5, dtype=np.float32)]
+    masks = [np.ones((10, 10), dtype=bool)]
+    counters = [np.zeros((10, 10), dtype=np.int32)]
+    pruner = SynapticPruner(0.13)
+    for _ in range(3):
+        pruner.step(weights, masks, counters, patience=5)
+    expected = np.zeros(100, dtype=np.int32)
+    expected[:13] = 3
+    np.testing.assert_array_equal(counters[0].ravel(), expected)
+
+
+def test_nan_threshold_makes_no_candidates():
+    # np.partition puts NaN last; when the k-th smallest is NaN nothing
+    # compares below it, in both paths.
+    w = np.full((4, 4), np.nan)
+    w[0, 0] = 0.1
+    for path in ("step", "_numpy_step"):
+        weights = [w.copy()]
+        masks = [np.ones((4, 4), dtype=bool)]
+        counters = [np.ones((4, 4), dtype=np.int32)]
+        pruner = SynapticPruner(0.5)
+        if path == "step":
+            pruner.step(weights, masks, counters, patience=3)
+        else:
+            pruner._numpy_step(weights, masks, counters, 3, None, [None])
+        # Even the one finite weight, below the threshold in value, is no
+        # candidate: every counter resets (today's rule, both paths).
+        np.testing.assert_array_equal(counters[0], np.zeros((4, 4)))
+        assert masks[0].all()
+
+
+def test_pickled_pruner_drops_its_cache_and_gives_the_same_steps():
+    rng = np.random.default_rng(0)
+    state = _initial_state(rng, SHAPES["mlp"], np.float32, "alive")
+    pruner = SynapticPruner(0.2)
+    pruner.step(*state, 3)
+    clone = pickle.loads(pickle.dumps(pruner))
+    assert clone._bands == {} and clone.rate == 0.2
+    other = _copy(state)
+    for _ in range(3):
+        p1 = pruner.step(*state, 1)
+        p2 = clone.step(*other, 1)
+        _assert_same_pruned(p1, p2)
+    _assert_same(state[2], other[2])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_output_paths_connect_every_reachable_output(seed):
+    rng = np.random.default_rng(seed)
+    shapes = [(8, 6), (6, 5), (5, 4)]
+    weights = [rng.normal(size=s) for s in shapes]
+    masks = [rng.random(s) < 0.3 for s in shapes]
+    paths = output_paths(weights, masks)
+    reach = np.ones(8, dtype=bool)
+    for m in masks:
+        reach = (m & reach[:, None]).any(axis=0)
+    for p, m in zip(paths, masks):
+        assert not (p & ~m).any()  # paths use alive synapses only
+    # Follow the paths forwards from the inputs: they reach exactly the
+    # reachable outputs, each through exactly one synapse per layer.
+    on_path = np.ones(8, dtype=bool)
+    for p in paths:
+        assert (p.sum(axis=0) <= 1).all()
+        on_path = (p & on_path[:, None]).any(axis=0)
+    np.testing.assert_array_equal(on_path, reach)
+    np.testing.assert_array_equal(paths[-1].any(axis=0), reach)
