@@ -343,6 +343,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.compression_ = 0.0
         self.compression_curve_ = []
         self._schedule_n_samples = None
+
         self.__dict__.pop("_optimizer", None)
         if self.early_stopping:
             # Only early stopping restores a snapshot; without it, a copy of
@@ -435,11 +436,15 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             self.pruning_rate_ = float(self.pruning_rate)
         self._set_compression(sum(int(np.count_nonzero(m)) for m in self.coef_masks_))
         self.pruning_patience_ = self._current_patience()
-        self._pruner = SynapticPruner(self.pruning_rate_, scope=self.pruning_scope)
-        # The guard against a dead network: one alive path into every output
-        # neuron (the strongest, chosen greedily) is never pruned. It is
-        # computed once per fit: never pruned, it stays alive.
-        self._protected = output_paths(self.coefs_, self.coef_masks_)
+        pruner = getattr(self, "_pruner", None)
+        if (
+            pruner is None
+            or pruner.rate != self.pruning_rate_
+            or pruner.scope != self.pruning_scope
+        ):
+            # Kept between partial_fit calls: its cached threshold band (a
+            # hint that never changes the result) makes the next step cheap.
+            self._pruner = SynapticPruner(self.pruning_rate_, scope=self.pruning_scope)
         self._max_pruned = (
             None
             if self.max_compression is None
@@ -468,14 +473,13 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         if batch_size is None:
             compactable = [False] * len(self.coefs_)
         layers = [
-            SynapseLayer(coef, mask, counter, slot, compactable=ok, protected=guard)
-            for coef, mask, counter, slot, ok, guard in zip(
+            SynapseLayer(coef, mask, counter, slot, compactable=ok)
+            for coef, mask, counter, slot, ok in zip(
                 self.coefs_,
                 self.coef_masks_,
                 self.pruning_counters_,
                 slots,
                 compactable,
-                self._protected,
             )
         ]
         for layer in layers:
@@ -497,7 +501,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             [layer.counts for layer in layers],
             self.pruning_patience_,
             max_pruned=room,
-            protected=[layer.protected for layer in layers],
+            guard=lambda over: _keep_outputs_reachable(layers, over),
         )
         any_pruned = False
         for layer, newly in zip(layers, pruned):
@@ -943,10 +947,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
     def __getstate__(self):
         # A copy: the base class may hand back the live __dict__.
-        state = dict(super().__getstate__())
-        # Rebuilt on loading.
-        state.pop("_inference", None)
-        return pack_state(state)
+        return pack_state(dict(super().__getstate__()))
 
     def __setstate__(self, state):
         super().__setstate__(unpack_state(state))
@@ -970,6 +971,39 @@ def _diverged(loss, loss_curve):
         return True
     reference = max(loss_curve[0] if loss_curve else loss, 1.0)
     return loss > _DIVERGENCE_FACTOR * reference
+
+
+def _reachable_outputs(masks):
+    """Which output neurons an alive path from the input still reaches."""
+    reach = np.ones(masks[0].shape[0], dtype=bool)
+    for mask in masks:
+        reach = mask[reach].any(axis=0)
+    return reach
+
+
+def _keep_outputs_reachable(layers, over):
+    """The guard against a dead network, for ``SynapticPruner.step``.
+
+    ``over`` holds, per layer and in its storage, the synapses the rule is
+    about to prune. When pruning them all leaves every output neuron reachable
+    from the input (almost always), they all go, and the rule is exactly the
+    paper's. Otherwise the synapses on one alive path into every output
+    neuron (the strongest, chosen greedily) are kept alive for this step.
+    """
+    masks = [layer.dense_alive() for layer in layers]
+    after = []
+    for mask, layer, positions in zip(masks, layers, over):
+        if positions.size:
+            mask = mask.copy()
+            mask.flat[layer.dense_positions(positions)] = False
+        after.append(mask)
+    if _reachable_outputs(after).all():
+        return over
+    paths = output_paths([layer.dense_weights() for layer in layers], masks)
+    return [
+        positions[~path.flat[layer.dense_positions(positions)]]
+        for positions, path, layer in zip(over, paths, layers)
+    ]
 
 
 def _divergence_message(loss, n_iter):

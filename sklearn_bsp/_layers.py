@@ -98,9 +98,6 @@ class SynapseLayer:
     compactable : bool, default=True
         Whether the layer may be stored compactly (not the first layer when
         the input is a scipy.sparse matrix).
-    protected : ndarray of bool of shape (n_in, n_out) or None, default=None
-        Synapses the rule must never prune (the guard against a dead
-        network).
 
     Attributes
     ----------
@@ -111,25 +108,21 @@ class SynapseLayer:
     kernel : SparseLayer or None
         The compact layer's kernels (``kernel.data`` *is* ``weights``);
         None when dense.
-    protected : ndarray of bool or None
-        ``protected`` in the current storage.
     n_alive : int
         Number of alive synapses.
     """
 
-    def __init__(self, coef, mask, counter, slots, compactable=True, protected=None):
+    def __init__(self, coef, mask, counter, slots, compactable=True):
         self.coef = coef
         self.mask = mask
         self.counter = counter
         self.slots = slots
         self.compactable = compactable
-        self._protected_dense = protected
         self.n_alive = int(np.count_nonzero(mask))
         self._use_dense()
 
     def _use_dense(self):
         self.weights, self.alive, self.counts = self.coef, self.mask, self.counter
-        self.protected = self._protected_dense
         self.kernel = None
         self.positions = None
         self._n_stored_dead = self.mask.size - self.n_alive
@@ -201,8 +194,6 @@ class SynapseLayer:
         self.weights = self.kernel.data
         self.alive = np.ones(self.weights.shape, dtype=bool)
         self.counts = self.counter.ravel()[self.positions]
-        if self._protected_dense is not None:
-            self.protected = self._protected_dense.ravel()[self.positions]
         for name, array in self.slots.items():
             self.slots[name] = array.ravel()[self.positions]
         self._n_stored_dead = 0
@@ -228,6 +219,26 @@ class SynapseLayer:
             self._scatter(array, dense)
             self.slots[name] = dense
         self._use_dense()
+
+    def dense_positions(self, positions):
+        """C-order positions in the dense matrix of positions in the storage."""
+        return positions if self.kernel is None else self.positions[positions]
+
+    def dense_alive(self):
+        """The alive mask as a dense matrix (``mask`` itself when dense)."""
+        if self.kernel is None:
+            return self.mask
+        mask = np.zeros(self.coef.shape, dtype=bool)
+        mask.flat[self.positions[self.alive]] = True
+        return mask
+
+    def dense_weights(self):
+        """The current weights as a dense matrix (``coef`` itself when dense)."""
+        if self.kernel is None:
+            return self.coef
+        coef = np.zeros(self.coef.shape, dtype=self.weights.dtype)
+        coef.flat[self.positions] = self.weights
+        return coef
 
     def gather(self, dense):
         """A dense per-synapse array in the current storage's layout."""

@@ -1,47 +1,56 @@
-"""Pickle pruned networks in a size that follows their alive synapses.
+"""Persist pruned networks in a size that follows their alive synapses.
 
 A pruned weight matrix is mostly exact zeros, and so are the per-synapse
 arrays that travel with it (pruning counters, momentum, Adam moments): all of
 them are 0 wherever the mask is False. Storing only the alive entries, plus
 the mask as bits, makes a pickle shrink with the compression while the round
 trip stays exact.
-"""
 
-import copy
+The packed state holds nothing but NumPy arrays, numbers, strings, lists and
+dicts, next to scikit-learn's own objects: loaders that accept only trusted
+types, such as ``skops.io``, need to trust the estimator's class alone.
+"""
 
 import numpy as np
 import scipy.sparse as sp
 
+from . import _optimizers
 
-class PackedMask:
-    """A boolean array stored as bits (``numpy.packbits``)."""
+# Marker keys of the plain dicts that stand for packed arrays.
+_BITS = "__sklearn_bsp_bits__"
+_ALIVE = "__sklearn_bsp_alive_values__"
+_OPTIMIZER = "__sklearn_bsp_optimizer__"
 
-    def __init__(self, mask):
-        self.shape = mask.shape
-        self.bits = np.packbits(mask, axis=None)
+# Per-layer arrays of a fitted estimator that are 0 wherever their mask is
+# False, with that mask's attribute.
+MASKED_STATE = (
+    ("coefs_", "coef_masks_"),
+    ("pruning_counters_", "coef_masks_"),
+    ("_best_coefs", "_best_masks"),
+    ("_best_counters", "_best_masks"),
+)
+MASK_KEYS = ("coef_masks_", "_best_masks")
+# Rebuilt when needed: the pruner at the next fit, the inference network on
+# loading.
+TRANSIENT = ("_pruner", "_inference")
 
-    def unpack(self):
-        """Return the boolean array."""
-        size = int(np.prod(self.shape))
-        return np.unpackbits(self.bits, count=size).astype(bool).reshape(self.shape)
+
+def pack_mask(mask):
+    """A boolean array as bits (``numpy.packbits``) in a plain dict."""
+    return {_BITS: np.packbits(mask, axis=None), "shape": list(mask.shape)}
 
 
-class AliveValues:
-    """The entries of an array where a mask is True; zeros elsewhere."""
-
-    def __init__(self, array, mask):
-        self.shape = array.shape
-        self.values = array[mask]
-
-    def unpack(self, mask):
-        """Return the full array, given the same mask."""
-        full = np.zeros(self.shape, dtype=self.values.dtype)
-        full[mask] = self.values
-        return full
+def unpack_mask(packed):
+    """Inverse of :func:`pack_mask` (anything else is returned as is)."""
+    if not (isinstance(packed, dict) and _BITS in packed):
+        return packed
+    shape = tuple(packed["shape"])
+    size = int(np.prod(shape))
+    return np.unpackbits(packed[_BITS], count=size).astype(bool).reshape(shape)
 
 
 def pack(array, mask):
-    """Pack ``array`` by ``mask`` when the shapes match and it saves space.
+    """Keep only the entries of ``array`` where ``mask`` is True.
 
     Anything else (a compact 1-D layout, a sparse matrix, a mismatched shape,
     or an array that is not 0 wherever the mask is False, which packing would
@@ -54,15 +63,18 @@ def pack(array, mask):
         and not mask.all()
         and not np.any(array[~mask])
     ):
-        return AliveValues(array, mask)
+        return {_ALIVE: array[mask], "shape": list(array.shape)}
     return array
 
 
 def unpack(packed, mask):
     """Inverse of :func:`pack`."""
-    if isinstance(packed, AliveValues):
-        return packed.unpack(mask)
-    return packed
+    if not (isinstance(packed, dict) and _ALIVE in packed):
+        return packed
+    values = packed[_ALIVE]
+    full = np.zeros(tuple(packed["shape"]), dtype=values.dtype)
+    full[mask] = values
+    return full
 
 
 def pack_list(arrays, masks):
@@ -75,35 +87,40 @@ def unpack_list(arrays, masks):
     return [unpack(a, m) for a, m in zip(arrays, masks)]
 
 
-# Per-layer arrays of a fitted estimator that are 0 wherever their mask is
-# False, with that mask's attribute.
-MASKED_STATE = (
-    ("coefs_", "coef_masks_"),
-    ("pruning_counters_", "coef_masks_"),
-    ("_best_coefs", "_best_masks"),
-    ("_best_counters", "_best_masks"),
-)
-MASK_KEYS = ("coef_masks_", "_best_masks")
+def _pack_optimizer(optimizer, masks):
+    """An optimizer as a plain dict; its weight matrices' slots packed."""
+    attributes = {k: v for k, v in vars(optimizer).items() if k != "slots"}
+    slots = [
+        {name: pack(array, mask) for name, array in slot.items()}
+        for slot, mask in zip(optimizer.slots, masks)
+    ]
+    slots += [dict(slot) for slot in optimizer.slots[len(masks) :]]
+    return {
+        _OPTIMIZER: type(optimizer).__name__,
+        "attributes": attributes,
+        "slots": slots,
+    }
 
 
-def _map_optimizer_slots(optimizer, masks, function):
-    """A shallow copy of ``optimizer`` with ``function(array, mask)`` applied
-    to the slots of its weight matrices (the biases' slots are left as is)."""
-    optimizer = copy.copy(optimizer)
-    slots = [dict(slot) for slot in optimizer.slots]
+def _unpack_optimizer(packed, masks):
+    """Inverse of :func:`_pack_optimizer`."""
+    if not (isinstance(packed, dict) and _OPTIMIZER in packed):
+        return packed
+    name = packed[_OPTIMIZER]
+    if name not in ("SGDOptimizer", "AdamOptimizer"):
+        raise ValueError(f"Unknown optimizer {name!r} in the stored state.")
+    optimizer = object.__new__(getattr(_optimizers, name))
+    vars(optimizer).update(packed["attributes"])
+    slots = [dict(slot) for slot in packed["slots"]]
     for slot, mask in zip(slots, masks):
-        for name, array in slot.items():
-            slot[name] = function(array, mask)
+        for key, array in slot.items():
+            slot[key] = unpack(array, mask)
     optimizer.slots = slots
     return optimizer
 
 
 def pack_state(state):
-    """Pack an estimator's ``__dict__`` for pickling.
-
-    Weights, counters and optimizer slots keep their alive entries only;
-    masks are stored as bits. Anything that is not a fitted pruned network
-    passes through unchanged.
+    """Pack an estimator's ``__dict__`` for pickling (or skops).
 
     Parameters
     ----------
@@ -113,8 +130,11 @@ def pack_state(state):
     Returns
     -------
     state : dict
-        The packed state.
+        The packed state: only arrays, numbers, strings, lists, dicts and
+        scikit-learn's own objects.
     """
+    for key in TRANSIENT:
+        state.pop(key, None)
     masks = state.get("coef_masks_")
     if not isinstance(masks, list):
         return state
@@ -122,10 +142,10 @@ def pack_state(state):
         if key in state and mask_key in state:
             state[key] = pack_list(state[key], state[mask_key])
     if state.get("_optimizer") is not None:
-        state["_optimizer"] = _map_optimizer_slots(state["_optimizer"], masks, pack)
+        state["_optimizer"] = _pack_optimizer(state["_optimizer"], masks)
     for mask_key in MASK_KEYS:
         if mask_key in state:
-            state[mask_key] = [PackedMask(m) for m in state[mask_key]]
+            state[mask_key] = [pack_mask(m) for m in state[mask_key]]
     return state
 
 
@@ -144,9 +164,7 @@ def unpack_state(state):
     """
     for mask_key in MASK_KEYS:
         if mask_key in state:
-            state[mask_key] = [
-                m.unpack() if isinstance(m, PackedMask) else m for m in state[mask_key]
-            ]
+            state[mask_key] = [unpack_mask(m) for m in state[mask_key]]
     masks = state.get("coef_masks_")
     if not isinstance(masks, list):
         return state
@@ -154,5 +172,5 @@ def unpack_state(state):
         if key in state and mask_key in state:
             state[key] = unpack_list(state[key], state[mask_key])
     if state.get("_optimizer") is not None:
-        state["_optimizer"] = _map_optimizer_slots(state["_optimizer"], masks, unpack)
+        state["_optimizer"] = _unpack_optimizer(state["_optimizer"], masks)
     return state

@@ -284,7 +284,15 @@ class SynapticPruner:
         ]
 
     def step(
-        self, weights, masks, counters, patience, *, max_pruned=None, protected=None
+        self,
+        weights,
+        masks,
+        counters,
+        patience,
+        *,
+        max_pruned=None,
+        protected=None,
+        guard=None,
     ):
         """Apply one step of the rule, in place.
 
@@ -310,6 +318,12 @@ class SynapticPruner:
             Protected synapses compete for candidacy and count like any
             other; one whose counter exceeds the patience stays alive and
             keeps its counter.
+        guard : callable or None, default=None
+            ``guard(positions) -> positions``: called (only when something
+            is to be pruned, after ``max_pruned``) with, per matrix, the flat
+            positions of the synapses about to be pruned; returns the ones
+            that may be. Those it keeps alive keep their counters. Lets a
+            caller veto a step that would, e.g., disconnect the network.
 
         Returns
         -------
@@ -339,27 +353,31 @@ class SynapticPruner:
         ]
         if _kernel_accepts(weights, masks, counters, protected):
             return self._fused_step(
-                weights, masks, counters, patience, max_pruned, protected
+                weights, masks, counters, patience, max_pruned, protected, guard
             )
         return self._numpy_step(
-            weights, masks, counters, patience, max_pruned, protected
+            weights, masks, counters, patience, max_pruned, protected, guard
         )
 
-    def _numpy_step(self, weights, masks, counters, patience, max_pruned, protected):
+    def _numpy_step(
+        self, weights, masks, counters, patience, max_pruned, protected, guard=None
+    ):
         """:meth:`step` in NumPy: the reference the compiled path must match."""
         over = []
-        for counter, candidate, guard in zip(
+        for counter, candidate, keep in zip(
             counters, self.candidates(weights, masks), protected
         ):
             # counter <- (counter + 1) if candidate else 0
             counter += 1
             counter *= candidate
             newly = counter > patience
-            if guard is not None:
-                newly &= ~guard
+            if keep is not None:
+                newly &= ~keep
             over.append(np.flatnonzero(newly))
         if max_pruned is not None:
             over = _weakest(weights, over, max_pruned)
+        if guard is not None and any(p.size for p in over):
+            over = guard(over)
         pruned = []
         for w, mask, counter, positions in zip(weights, masks, counters, over):
             if positions.size:
@@ -373,14 +391,16 @@ class SynapticPruner:
                 pruned.append(None)
         return pruned
 
-    def _fused_step(self, weights, masks, counters, patience, max_pruned, protected):
+    def _fused_step(
+        self, weights, masks, counters, patience, max_pruned, protected, guard=None
+    ):
         """:meth:`step` in compiled passes, usually two per matrix (same result)."""
         groups = (
             [[i] for i in range(len(weights))]
             if self.scope == "layer"
             else [list(range(len(weights)))]
         )
-        defer = max_pruned is not None
+        defer = max_pruned is not None or guard is not None
         pruned = [None] * len(weights)
         over = [None] * len(weights)
         for group_id, group in enumerate(groups):
@@ -405,7 +425,11 @@ class SynapticPruner:
                     defer,
                 )
         if defer:
-            for i, positions in enumerate(_weakest(weights, over, max_pruned)):
+            if max_pruned is not None:
+                over = _weakest(weights, over, max_pruned)
+            if guard is not None and any(p.size for p in over):
+                over = guard(over)
+            for i, positions in enumerate(over):
                 if positions.size:
                     newly = np.zeros(masks[i].shape, dtype=bool)
                     newly.flat[positions] = True

@@ -170,6 +170,13 @@ def note_pruning(clf):
     target(clf.compression_, label="compression")
 
 
+def _reachable_outputs(masks):
+    reach = np.ones(masks[0].shape[0], dtype=bool)
+    for mask in masks:
+        reach = mask[reach].any(axis=0)
+    return reach
+
+
 def _snapshot(clf):
     return [m.copy() for m in clf.coef_masks_]
 
@@ -179,6 +186,7 @@ def check_invariants(clf, X, params, masks_before=None):
     total = sum(m.size for m in clf.coef_masks_)
     alive = sum(int(np.count_nonzero(m)) for m in clf.coef_masks_)
 
+    over_patience = []
     for coef, mask, counter in zip(clf.coefs_, clf.coef_masks_, clf.pruning_counters_):
         assert mask.dtype == bool and mask.shape == coef.shape == counter.shape
         # A pruned synapse is exactly 0, not merely small, and its counter
@@ -187,8 +195,16 @@ def check_invariants(clf, X, params, masks_before=None):
         assert np.all(counter[~mask] == 0)
         assert np.all(counter >= 0)
         if isinstance(params["pruning_patience"], int):
-            # A counter that exceeds the patience is pruned at once.
-            assert counter.max() <= params["pruning_patience"]
+            over_patience.append(mask & (counter > params["pruning_patience"]))
+    if any(o.any() for o in over_patience):
+        # A counter that exceeds the patience is pruned at once, unless the
+        # guard kept the synapse alive: then without those synapses some
+        # output neuron would have no path from the input left.
+        assert not _reachable_outputs(
+            [m & ~o for m, o in zip(clf.coef_masks_, over_patience)]
+        ).all()
+    # The guard: every output neuron keeps a path from the input.
+    assert _reachable_outputs(clf.coef_masks_).all()
     for coef, intercept in zip(clf.coefs_, clf.intercepts_):
         assert coef.dtype == intercept.dtype == X.dtype
 
