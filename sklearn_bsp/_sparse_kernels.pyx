@@ -98,6 +98,24 @@ cdef extern from *:
         return t[0]; }
     BSP_SUM(float, f32)
     BSP_SUM(double, f64)
+    /* Stores that bypass the caches, for outputs too large to stay in
+       them: a normal store first reads the line it writes (from memory). */
+    #  if defined(__AVX__)
+    #    include <stdint.h>
+    BSP_INLINE void bsp_stream_f32(float *p, bsp_v_f32 v) {
+        if ((uintptr_t)p % 32 == 0) _mm256_stream_ps(p, (__m256)v);
+        else memcpy(p, &v, sizeof v); }
+    BSP_INLINE void bsp_stream_f64(double *p, bsp_v_f64 v) {
+        if ((uintptr_t)p % 32 == 0) _mm256_stream_pd(p, (__m256d)v);
+        else memcpy(p, &v, sizeof v); }
+    #    define BSP_SFENCE() _mm_sfence()
+    #  else
+    BSP_INLINE void bsp_stream_f32(float *p, bsp_v_f32 v) {
+        memcpy(p, &v, sizeof v); }
+    BSP_INLINE void bsp_stream_f64(double *p, bsp_v_f64 v) {
+        memcpy(p, &v, sizeof v); }
+    #    define BSP_SFENCE() ((void)0)
+    #  endif
     #  if defined(__AVX__)
     /* g[0:4] += the lane sums of a0..a3 (horizontal adds) */
     BSP_INLINE void bsp_add4_f32(float *g, bsp_v_f32 a0, bsp_v_f32 a1,
@@ -132,10 +150,14 @@ cdef extern from *:
         bsp_v_##SFX v; memcpy(&v, p, sizeof v); return v; }                  \\
     BSP_INLINE void bsp_st_##SFX(T *p, bsp_v_##SFX v) {                      \\
         memcpy(p, &v, sizeof v); }                                           \\
-    /* acc[j] = sum over the column's synapses of val[k] * buf[idx[k]] */    \\
+    /* out[dst[j] * ldo + s] = sum over the synapses of column j of       */ \\
+    /* val[k] * buf[idx[k] * ldb + s], for s < bs; acc holds the partial  */ \\
+    /* sums between chunks                                                */ \\
     BSP_INLINE void bsp_spmm_nv_##SFX(                                       \\
-            const int nv, const T *buf, const int *cptr, Py_ssize_t nc,      \\
-            const int *idx, const T *val, Py_ssize_t n_cols, T *acc) {       \\
+            const int nv, const T *buf, Py_ssize_t ldb, const int *cptr,     \\
+            Py_ssize_t nc, const int *idx, const T *val, Py_ssize_t n_cols,  \\
+            T *acc, T *out, Py_ssize_t ldo, const int *dst, Py_ssize_t bs,   \\
+            int stream) {                                                    \\
         const Py_ssize_t row = nv * BSP_W_##SFX;                             \\
         for (Py_ssize_t c = 0; c < nc; c++) {                                \\
             for (Py_ssize_t j = 0; j < n_cols; j++) {                        \\
@@ -146,13 +168,27 @@ cdef extern from *:
                     a[v] = c ? bsp_ld_##SFX(o + v * BSP_W_##SFX)             \\
                              : (bsp_v_##SFX){0};                             \\
                 for (Py_ssize_t k = cp[0]; k < cp[1]; k++) {                 \\
-                    const T *x = buf + (Py_ssize_t)idx[k] * row;             \\
+                    const T *x = buf + (Py_ssize_t)idx[k] * ldb;             \\
                     const T w = val[k];                                      \\
                     for (int v = 0; v < nv; v++)                             \\
                         a[v] += w * bsp_ld_##SFX(x + v * BSP_W_##SFX);       \\
                 }                                                            \\
-                for (int v = 0; v < nv; v++)                                 \\
-                    bsp_st_##SFX(o + v * BSP_W_##SFX, a[v]);                 \\
+                if (c + 1 < nc) {                                            \\
+                    for (int v = 0; v < nv; v++)                             \\
+                        bsp_st_##SFX(o + v * BSP_W_##SFX, a[v]);             \\
+                    continue;                                                \\
+                }                                                            \\
+                /* last chunk: straight into the output row */              \\
+                T *y = out + (Py_ssize_t)dst[j] * ldo;                       \\
+                for (int v = 0; v < nv; v++) {                               \\
+                    Py_ssize_t left = bs - v * BSP_W_##SFX;                  \\
+                    if (left >= BSP_W_##SFX && stream)                       \\
+                        bsp_stream_##SFX(y + v * BSP_W_##SFX, a[v]);         \\
+                    else if (left >= BSP_W_##SFX)                            \\
+                        bsp_st_##SFX(y + v * BSP_W_##SFX, a[v]);             \\
+                    else if (left > 0)                                       \\
+                        memcpy(y + v * BSP_W_##SFX, &a[v], left * sizeof(T)); \\
+                }                                                            \\
             }                                                                \\
         }                                                                    \\
     }                                                                        \\
@@ -203,23 +239,29 @@ cdef extern from *:
 
 
     #else
+    #  define BSP_SFENCE() ((void)0)
     /* Portable scalar version for compilers without vector extensions:
        "vectors" of BSP_VBYTES bytes are plain runs of values. */
     #  define BSP_KERNELS(T, SFX)                                              \\
     enum { BSP_W_##SFX = BSP_VBYTES / sizeof(T) };                           \\
     BSP_INLINE void bsp_spmm_nv_##SFX(                                       \\
-            const int nv, const T *buf, const int *cptr, Py_ssize_t nc,      \\
-            const int *idx, const T *val, Py_ssize_t n_cols, T *acc) {       \\
+            const int nv, const T *buf, Py_ssize_t ldb, const int *cptr,     \\
+            Py_ssize_t nc, const int *idx, const T *val, Py_ssize_t n_cols,  \\
+            T *acc, T *out, Py_ssize_t ldo, const int *dst, Py_ssize_t bs,   \\
+            int stream) {                                                    \\
         const Py_ssize_t row = nv * BSP_W_##SFX;                             \\
+        (void)stream;                                                        \\
         for (Py_ssize_t c = 0; c < nc; c++)                                  \\
             for (Py_ssize_t j = 0; j < n_cols; j++) {                        \\
                 const int *cp = cptr + j * (nc + 1) + c;                     \\
                 T *o = acc + j * row;                                        \\
                 if (!c) for (Py_ssize_t s = 0; s < row; s++) o[s] = 0;       \\
                 for (Py_ssize_t k = cp[0]; k < cp[1]; k++) {                 \\
-                    const T *x = buf + (Py_ssize_t)idx[k] * row;             \\
+                    const T *x = buf + (Py_ssize_t)idx[k] * ldb;             \\
                     for (Py_ssize_t s = 0; s < row; s++) o[s] += val[k] * x[s]; \\
                 }                                                            \\
+                if (c + 1 == nc)                                             \\
+                    memcpy(out + (Py_ssize_t)dst[j] * ldo, o, bs * sizeof(T)); \\
             }                                                                \\
     }                                                                        \\
     BSP_INLINE void bsp_sddmm_nv_##SFX(                                      \\
@@ -245,10 +287,14 @@ cdef extern from *:
     BSP_KERNELS(double, f64)
 
     #define BSP_DISPATCHERS(T, SFX)                                          \\
-    static void bsp_spmm_##SFX(int nv, const T *buf, const int *cptr,        \\
-                               Py_ssize_t nc, const int *idx, const T *val,  \\
-                               Py_ssize_t n_cols, T *acc) {                  \\
-        BSP_DISPATCH(BSP_SPMM_##SFX) }                                       \\
+    static void bsp_spmm_##SFX(int nv, const T *buf, Py_ssize_t ldb,         \\
+                               const int *cptr, Py_ssize_t nc,               \\
+                               const int *idx, const T *val,                 \\
+                               Py_ssize_t n_cols, T *acc, T *out,            \\
+                               Py_ssize_t ldo, const int *dst,               \\
+                               Py_ssize_t bs, int stream) {                  \\
+        BSP_DISPATCH(BSP_SPMM_##SFX)                                         \\
+        if (stream) BSP_SFENCE(); }                                          \\
     static void bsp_sddmm_##SFX(int nv, const T *xb, const T *db,            \\
                                 const int *cptr, Py_ssize_t nc,              \\
                                 const int *idx, const int *dst,              \\
@@ -270,8 +316,10 @@ cdef extern from *:
             }                                                                \\
         }                                                                    \\
     }
-    #define BSP_SPMM_f32(NV) bsp_spmm_nv_f32(NV, buf, cptr, nc, idx, val, n_cols, acc)
-    #define BSP_SPMM_f64(NV) bsp_spmm_nv_f64(NV, buf, cptr, nc, idx, val, n_cols, acc)
+    #define BSP_SPMM_ARGS \\
+        buf, ldb, cptr, nc, idx, val, n_cols, acc, out, ldo, dst, bs, stream
+    #define BSP_SPMM_f32(NV) bsp_spmm_nv_f32(NV, BSP_SPMM_ARGS)
+    #define BSP_SPMM_f64(NV) bsp_spmm_nv_f64(NV, BSP_SPMM_ARGS)
     #define BSP_SDDMM_f32(NV) \\
         bsp_sddmm_nv_f32(NV, xb, db, cptr, nc, idx, dst, j0, j1, g)
     #define BSP_SDDMM_f64(NV) \\
@@ -289,8 +337,9 @@ cdef extern from *:
                                         Py_ssize_t row, float *buf) {
     #if defined(__AVX__)
         Py_ssize_t m8 = m - m % 8, b8 = bs - bs % 8;
-        for (Py_ssize_t p0 = 0; p0 < m8; p0 += 8) {
-            for (Py_ssize_t q = 0; q < b8; q += 8) {
+        /* 8 samples at a time, all features: 8 sequential read streams */
+        for (Py_ssize_t q = 0; q < b8; q += 8) {
+            for (Py_ssize_t p0 = 0; p0 < m8; p0 += 8) {
                 const float *x = X + q * s0 + p0;
                 __m256 r0 = _mm256_loadu_ps(x), r1 = _mm256_loadu_ps(x + s0);
                 __m256 r2 = _mm256_loadu_ps(x + 2 * s0);
@@ -325,9 +374,9 @@ cdef extern from *:
                 _mm256_storeu_ps(b + 6 * row, _mm256_permute2f128_ps(u2, u6, 0x31));
                 _mm256_storeu_ps(b + 7 * row, _mm256_permute2f128_ps(u3, u7, 0x31));
             }
-            /* the last bs % 8 samples of these 8 features */
-            bsp_pack_generic_f32(X, s0, 1, p0, p0 + 8, b8, bs, row, buf);
         }
+        /* the last bs % 8 samples of these features */
+        bsp_pack_generic_f32(X, s0, 1, 0, m8, b8, bs, row, buf);
         return m8;
     #else
         (void)X; (void)s0; (void)m; (void)bs; (void)row; (void)buf;
@@ -369,10 +418,12 @@ cdef extern from *:
     enum: BSP_VBYTES
     enum: BSP_OPENMP
     int bsp_max_threads() noexcept nogil
-    void bsp_spmm_f32(int, const float*, const int*, Py_ssize_t, const int*,
-                      const float*, Py_ssize_t, float*) noexcept nogil
-    void bsp_spmm_f64(int, const double*, const int*, Py_ssize_t, const int*,
-                      const double*, Py_ssize_t, double*) noexcept nogil
+    void bsp_spmm_f32(int, const float*, Py_ssize_t, const int*, Py_ssize_t,
+                      const int*, const float*, Py_ssize_t, float*, float*,
+                      Py_ssize_t, const int*, Py_ssize_t, int) noexcept nogil
+    void bsp_spmm_f64(int, const double*, Py_ssize_t, const int*, Py_ssize_t,
+                      const int*, const double*, Py_ssize_t, double*, double*,
+                      Py_ssize_t, const int*, Py_ssize_t, int) noexcept nogil
     void bsp_sddmm_f32(int, const float*, const float*, const int*, Py_ssize_t,
                        const int*, const int*, Py_ssize_t, Py_ssize_t,
                        float*) noexcept nogil
@@ -396,6 +447,9 @@ OPENMP = bool(BSP_OPENMP)
 # Multiply-adds (synapses x samples) below which one thread is used by
 # default: about 0.1 ms of work.
 cdef double MIN_PARALLEL_WORK = 2e6
+# Outputs larger than this are written around the caches (the L2 of the
+# machines measured holds 1-2 MB per core).
+cdef Py_ssize_t STREAM_BYTES = 4 << 20
 
 
 cdef inline void _pack(const floating* X, Py_ssize_t s0, Py_ssize_t s1,
@@ -420,7 +474,7 @@ cdef int _n_threads(int n_threads, Py_ssize_t n_tasks, double work) noexcept nog
 
 def spmm(const floating[:, :] X, const int[::1] idx, const int[:, ::1] cptr,
          const floating[::1] data, const int[::1] dst, floating[:, ::1] out_t,
-         int n_threads=-1):
+         int n_threads=-1, int stream=-1):
     """Compute ``out_t[dst[j], :] = sum_k data[k] * X[:, idx[k]]``.
 
     The sum runs over the synapses ``k`` of column ``j``, in
@@ -449,7 +503,7 @@ def spmm(const floating[:, :] X, const int[::1] idx, const int[:, ::1] cptr,
     cdef Py_ssize_t n_vec = (n + w - 1) // w
     cdef Py_ssize_t s0 = X.strides[0] // sizeof(floating)
     cdef Py_ssize_t s1 = X.strides[1] // sizeof(floating)
-    cdef Py_ssize_t t, v0, v1, nb, b, bv0, bv1, start, bs, j
+    cdef Py_ssize_t t, v0, v1, nb, b, bv0, bv1, start, bs, j, ldb
     cdef floating* buf
     cdef floating* acc
     cdef int failed = 0
@@ -460,6 +514,8 @@ def spmm(const floating[:, :] X, const int[::1] idx, const int[:, ::1] cptr,
             out_t[dst[j], :] = 0
         return
     n_threads = _n_threads(n_threads, n_vec, <double> data.shape[0] * n)
+    if stream < 0:
+        stream = n_cols * n * <Py_ssize_t> sizeof(floating) > STREAM_BYTES
     # Each thread takes a contiguous range of samples (whole vectors) and cuts
     # it into blocks of at most BSP_MAXV vectors of nearly equal size; its
     # transposed block and accumulators are private, so the threads never
@@ -480,16 +536,18 @@ def spmm(const floating[:, :] X, const int[::1] idx, const int[:, ::1] cptr,
                 bv1 = v0 + (v1 - v0) * (b + 1) // nb
                 start = bv0 * w
                 bs = min(bv1 * w, n) - start
+                # Copied even when X is Fortran-ordered: reading X in place
+                # (rows n_samples apart) was slower at n = 10,000.
                 _pack(&X[0, 0] + start * s0, s0, s1, m, bs, (bv1 - bv0) * w, buf)
+                ldb = (bv1 - bv0) * w
                 if floating is float:
-                    bsp_spmm_f32(bv1 - bv0, buf, &cptr[0, 0], nc, &idx[0],
-                                 &data[0], n_cols, acc)
+                    bsp_spmm_f32(bv1 - bv0, buf, ldb, &cptr[0, 0], nc, &idx[0],
+                                 &data[0], n_cols, acc, &out_t[0, 0] + start,
+                                 n, &dst[0], bs, stream)
                 else:
-                    bsp_spmm_f64(bv1 - bv0, buf, &cptr[0, 0], nc, &idx[0],
-                                 &data[0], n_cols, acc)
-                for j in range(n_cols):
-                    memcpy(&out_t[dst[j], start], acc + j * (bv1 - bv0) * w,
-                           bs * sizeof(floating))
+                    bsp_spmm_f64(bv1 - bv0, buf, ldb, &cptr[0, 0], nc, &idx[0],
+                                 &data[0], n_cols, acc, &out_t[0, 0] + start,
+                                 n, &dst[0], bs, stream)
         free(buf)
         free(acc)
     if failed:

@@ -108,6 +108,22 @@ def test_other_input_dtypes_are_converted(compiled):
     np.testing.assert_allclose(layer.forward(X_int), X_int @ coef, rtol=1e-5)
 
 
+@pytest.mark.parametrize("n", [2200, 2201])
+def test_large_outputs(compiled, n):
+    # Outputs over 4 MB are written with stores that bypass the caches when
+    # the rows are aligned (n = 2200 float32: rows of 8800 bytes) and with
+    # plain stores otherwise.
+    rng = np.random.default_rng(6)
+    coef, mask = random_layer(rng, (20, 500), 0.3, np.float32)
+    layer = SparseLayer.from_dense(coef, mask, use_compiled=compiled)
+    X = rng.standard_normal((n, 20)).astype(np.float32)
+    expected = X.astype(np.float64) @ coef
+    np.testing.assert_allclose(layer.forward(X), expected, **tolerance(np.float32))
+    np.testing.assert_allclose(
+        layer.forward(np.asfortranarray(X)), expected, **tolerance(np.float32)
+    )
+
+
 def test_chunked_and_whole_columns_agree():
     # Dense enough layers visit each column's synapses in chunks of features;
     # sparse ones in one run. The order of the sums is the same either way.
