@@ -98,24 +98,6 @@ cdef extern from *:
         return t[0]; }
     BSP_SUM(float, f32)
     BSP_SUM(double, f64)
-    /* Stores that bypass the caches, for outputs too large to stay in
-       them: a normal store first reads the line it writes (from memory). */
-    #  if defined(__AVX__)
-    #    include <stdint.h>
-    BSP_INLINE void bsp_stream_f32(float *p, bsp_v_f32 v) {
-        if ((uintptr_t)p % 32 == 0) _mm256_stream_ps(p, (__m256)v);
-        else memcpy(p, &v, sizeof v); }
-    BSP_INLINE void bsp_stream_f64(double *p, bsp_v_f64 v) {
-        if ((uintptr_t)p % 32 == 0) _mm256_stream_pd(p, (__m256d)v);
-        else memcpy(p, &v, sizeof v); }
-    #    define BSP_SFENCE() _mm_sfence()
-    #  else
-    BSP_INLINE void bsp_stream_f32(float *p, bsp_v_f32 v) {
-        memcpy(p, &v, sizeof v); }
-    BSP_INLINE void bsp_stream_f64(double *p, bsp_v_f64 v) {
-        memcpy(p, &v, sizeof v); }
-    #    define BSP_SFENCE() ((void)0)
-    #  endif
     #  if defined(__AVX__)
     /* g[0:4] += the lane sums of a0..a3 (horizontal adds) */
     BSP_INLINE void bsp_add4_f32(float *g, bsp_v_f32 a0, bsp_v_f32 a1,
@@ -156,8 +138,7 @@ cdef extern from *:
     BSP_INLINE void bsp_spmm_nv_##SFX(                                       \\
             const int nv, const T *buf, Py_ssize_t ldb, const int *cptr,     \\
             Py_ssize_t nc, const int *idx, const T *val, Py_ssize_t n_cols,  \\
-            T *acc, T *out, Py_ssize_t ldo, const int *dst, Py_ssize_t bs,   \\
-            int stream) {                                                    \\
+            T *acc, T *out, Py_ssize_t ldo, const int *dst, Py_ssize_t bs) { \\
         const Py_ssize_t row = nv * BSP_W_##SFX;                             \\
         for (Py_ssize_t c = 0; c < nc; c++) {                                \\
             for (Py_ssize_t j = 0; j < n_cols; j++) {                        \\
@@ -182,9 +163,7 @@ cdef extern from *:
                 T *y = out + (Py_ssize_t)dst[j] * ldo;                       \\
                 for (int v = 0; v < nv; v++) {                               \\
                     Py_ssize_t left = bs - v * BSP_W_##SFX;                  \\
-                    if (left >= BSP_W_##SFX && stream)                       \\
-                        bsp_stream_##SFX(y + v * BSP_W_##SFX, a[v]);         \\
-                    else if (left >= BSP_W_##SFX)                            \\
+                    if (left >= BSP_W_##SFX)                                 \\
                         bsp_st_##SFX(y + v * BSP_W_##SFX, a[v]);             \\
                     else if (left > 0)                                       \\
                         memcpy(y + v * BSP_W_##SFX, &a[v], left * sizeof(T)); \\
@@ -239,7 +218,6 @@ cdef extern from *:
 
 
     #else
-    #  define BSP_SFENCE() ((void)0)
     /* Portable scalar version for compilers without vector extensions:
        "vectors" of BSP_VBYTES bytes are plain runs of values. */
     #  define BSP_KERNELS(T, SFX)                                              \\
@@ -247,10 +225,8 @@ cdef extern from *:
     BSP_INLINE void bsp_spmm_nv_##SFX(                                       \\
             const int nv, const T *buf, Py_ssize_t ldb, const int *cptr,     \\
             Py_ssize_t nc, const int *idx, const T *val, Py_ssize_t n_cols,  \\
-            T *acc, T *out, Py_ssize_t ldo, const int *dst, Py_ssize_t bs,   \\
-            int stream) {                                                    \\
+            T *acc, T *out, Py_ssize_t ldo, const int *dst, Py_ssize_t bs) { \\
         const Py_ssize_t row = nv * BSP_W_##SFX;                             \\
-        (void)stream;                                                        \\
         for (Py_ssize_t c = 0; c < nc; c++)                                  \\
             for (Py_ssize_t j = 0; j < n_cols; j++) {                        \\
                 const int *cp = cptr + j * (nc + 1) + c;                     \\
@@ -292,9 +268,8 @@ cdef extern from *:
                                const int *idx, const T *val,                 \\
                                Py_ssize_t n_cols, T *acc, T *out,            \\
                                Py_ssize_t ldo, const int *dst,               \\
-                               Py_ssize_t bs, int stream) {                  \\
-        BSP_DISPATCH(BSP_SPMM_##SFX)                                         \\
-        if (stream) BSP_SFENCE(); }                                          \\
+                               Py_ssize_t bs) {                              \\
+        BSP_DISPATCH(BSP_SPMM_##SFX) }                                       \\
     static void bsp_sddmm_##SFX(int nv, const T *xb, const T *db,            \\
                                 const int *cptr, Py_ssize_t nc,              \\
                                 const int *idx, const int *dst,              \\
@@ -317,7 +292,7 @@ cdef extern from *:
         }                                                                    \\
     }
     #define BSP_SPMM_ARGS \\
-        buf, ldb, cptr, nc, idx, val, n_cols, acc, out, ldo, dst, bs, stream
+        buf, ldb, cptr, nc, idx, val, n_cols, acc, out, ldo, dst, bs
     #define BSP_SPMM_f32(NV) bsp_spmm_nv_f32(NV, BSP_SPMM_ARGS)
     #define BSP_SPMM_f64(NV) bsp_spmm_nv_f64(NV, BSP_SPMM_ARGS)
     #define BSP_SDDMM_f32(NV) \\
@@ -420,10 +395,10 @@ cdef extern from *:
     int bsp_max_threads() noexcept nogil
     void bsp_spmm_f32(int, const float*, Py_ssize_t, const int*, Py_ssize_t,
                       const int*, const float*, Py_ssize_t, float*, float*,
-                      Py_ssize_t, const int*, Py_ssize_t, int) noexcept nogil
+                      Py_ssize_t, const int*, Py_ssize_t) noexcept nogil
     void bsp_spmm_f64(int, const double*, Py_ssize_t, const int*, Py_ssize_t,
                       const int*, const double*, Py_ssize_t, double*, double*,
-                      Py_ssize_t, const int*, Py_ssize_t, int) noexcept nogil
+                      Py_ssize_t, const int*, Py_ssize_t) noexcept nogil
     void bsp_sddmm_f32(int, const float*, const float*, const int*, Py_ssize_t,
                        const int*, const int*, Py_ssize_t, Py_ssize_t,
                        float*) noexcept nogil
@@ -447,9 +422,6 @@ OPENMP = bool(BSP_OPENMP)
 # Multiply-adds (synapses x samples) below which one thread is used by
 # default: about 0.1 ms of work.
 cdef double MIN_PARALLEL_WORK = 2e6
-# Outputs larger than this are written around the caches (the L2 of the
-# machines measured holds 1-2 MB per core).
-cdef Py_ssize_t STREAM_BYTES = 4 << 20
 
 
 cdef inline void _pack(const floating* X, Py_ssize_t s0, Py_ssize_t s1,
@@ -474,7 +446,7 @@ cdef int _n_threads(int n_threads, Py_ssize_t n_tasks, double work) noexcept nog
 
 def spmm(const floating[:, :] X, const int[::1] idx, const int[:, ::1] cptr,
          const floating[::1] data, const int[::1] dst, floating[:, ::1] out_t,
-         int n_threads=-1, int stream=-1):
+         int n_threads=-1):
     """Compute ``out_t[dst[j], :] = sum_k data[k] * X[:, idx[k]]``.
 
     The sum runs over the synapses ``k`` of column ``j``, in
@@ -504,6 +476,10 @@ def spmm(const floating[:, :] X, const int[::1] idx, const int[:, ::1] cptr,
     cdef Py_ssize_t s0 = X.strides[0] // sizeof(floating)
     cdef Py_ssize_t s1 = X.strides[1] // sizeof(floating)
     cdef Py_ssize_t t, v0, v1, nb, b, bv0, bv1, start, bs, j, ldb
+    # Blocks of 8 vectors when their rows are read from L1 (chunks, or few
+    # features), else of 4: one Zen 4 core then ran 61-63 instead of 52-53
+    # GFLOP/s at 5-10 % density (rows read from L2).
+    cdef Py_ssize_t max_v = BSP_MAXV if nc > 1 or m <= BSP_CHUNK else BSP_MAXV // 2
     cdef floating* buf
     cdef floating* acc
     cdef int failed = 0
@@ -514,10 +490,8 @@ def spmm(const floating[:, :] X, const int[::1] idx, const int[:, ::1] cptr,
             out_t[dst[j], :] = 0
         return
     n_threads = _n_threads(n_threads, n_vec, <double> data.shape[0] * n)
-    if stream < 0:
-        stream = n_cols * n * <Py_ssize_t> sizeof(floating) > STREAM_BYTES
     # Each thread takes a contiguous range of samples (whole vectors) and cuts
-    # it into blocks of at most BSP_MAXV vectors of nearly equal size; its
+    # it into blocks of at most max_v vectors of nearly equal size; its
     # transposed block and accumulators are private, so the threads never
     # synchronise. The result does not depend on the cut: each sample's lane
     # sums the synapses of a column in storage order.
@@ -530,7 +504,7 @@ def spmm(const floating[:, :] X, const int[::1] idx, const int[:, ::1] cptr,
                 continue
             v0 = n_vec * t // n_threads
             v1 = n_vec * (t + 1) // n_threads
-            nb = (v1 - v0 + BSP_MAXV - 1) // BSP_MAXV
+            nb = (v1 - v0 + max_v - 1) // max_v
             for b in range(nb):
                 bv0 = v0 + (v1 - v0) * b // nb
                 bv1 = v0 + (v1 - v0) * (b + 1) // nb
@@ -543,11 +517,11 @@ def spmm(const floating[:, :] X, const int[::1] idx, const int[:, ::1] cptr,
                 if floating is float:
                     bsp_spmm_f32(bv1 - bv0, buf, ldb, &cptr[0, 0], nc, &idx[0],
                                  &data[0], n_cols, acc, &out_t[0, 0] + start,
-                                 n, &dst[0], bs, stream)
+                                 n, &dst[0], bs)
                 else:
                     bsp_spmm_f64(bv1 - bv0, buf, ldb, &cptr[0, 0], nc, &idx[0],
                                  &data[0], n_cols, acc, &out_t[0, 0] + start,
-                                 n, &dst[0], bs, stream)
+                                 n, &dst[0], bs)
         free(buf)
         free(acc)
     if failed:

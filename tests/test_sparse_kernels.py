@@ -110,9 +110,8 @@ def test_other_input_dtypes_are_converted(compiled):
 
 @pytest.mark.parametrize("n", [2200, 2201])
 def test_large_outputs(compiled, n):
-    # Outputs over 4 MB are written with stores that bypass the caches when
-    # the rows are aligned (n = 2200 float32: rows of 8800 bytes) and with
-    # plain stores otherwise.
+    # Many blocks per thread; output rows 32-byte aligned (n = 2200 float32)
+    # or not.
     rng = np.random.default_rng(6)
     coef, mask = random_layer(rng, (20, 500), 0.3, np.float32)
     layer = SparseLayer.from_dense(coef, mask, use_compiled=compiled)
