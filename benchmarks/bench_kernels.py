@@ -1,8 +1,9 @@
 """Crossover table: products of a pruned layer against dense BLAS.
 
-For a 784 x 500 weight matrix W with a uniform random mask at densities 50 %
-down to 1 %, time each product of :class:`sklearn_bsp._sparse.SparseLayer`
-against NumPy's matmul on the masked matrix (BLAS, full work):
+For a weight matrix W (784 x 500 unless ``--shape`` says otherwise) with a
+uniform random mask at densities 50 % down to 1 %, time each product of
+:class:`sklearn_bsp._sparse.SparseLayer` against NumPy's matmul on the masked
+matrix (BLAS, full work):
 
 - forward   ``X @ W``            n = 200 (a minibatch) and n = 10,000 (predict)
 - backward  ``delta @ W.T``      n = 200
@@ -22,6 +23,12 @@ on ``PYTHONPATH``)::
 
     python benchmarks/bench_kernels.py              # about a minute
     python benchmarks/bench_kernels.py --threads 1  # one core: BLAS and kernels
+    python benchmarks/bench_kernels.py --threads 1 --clock cpu
+
+``--clock cpu`` times the CPU time of the calling thread instead of the wall
+time (one thread only): on a machine shared with other jobs it does not count
+the time the process waits for a core, so it is steadier, though it still
+counts the cache misses the other jobs cause.
 """
 
 import argparse
@@ -39,7 +46,6 @@ from sklearn_bsp._sparse import SparseLayer
 
 DENSITIES = [0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01]
 FLOAT64_DENSITIES = [0.3, 0.1]
-SHAPE = (784, 500)
 # (name, n_samples) of the columns of the table.
 CASES = [("forward", 200), ("backward", 200), ("grad", 200), ("forward", 10_000)]
 
@@ -84,8 +90,8 @@ def machine_info(n_threads):
     return "\n".join(lines)
 
 
-def interleaved(funcs, repeats):
-    """Wall times of each function, called in turn ``repeats`` times.
+def interleaved(funcs, repeats, clock=time.perf_counter):
+    """Times of each function, called in turn ``repeats`` times.
 
     Returns an array of shape (len(funcs), repeats), after one warm-up call
     of each.
@@ -95,20 +101,20 @@ def interleaved(funcs, repeats):
     times = np.empty((len(funcs), repeats))
     for r in range(repeats):
         for i, func in enumerate(funcs):
-            t0 = time.perf_counter()
+            t0 = clock()
             func()
-            times[i, r] = time.perf_counter() - t0
+            times[i, r] = clock() - t0
     return times
 
 
-def bench_cell(op, n, density, dtype, rng, repeats, n_threads, compiled):
+def bench_cell(shape, op, n, density, dtype, rng, repeats, n_threads, compiled, clock):
     """Dense time and the kernels' time ratios for one product.
 
     Returns ``(dense_median, {order: (median_ratio, best_ratio)})``.
     """
-    n_in, n_out = SHAPE
-    mask = rng.random(SHAPE) < density
-    W = (rng.standard_normal(SHAPE) * mask).astype(dtype)
+    n_in, n_out = shape
+    mask = rng.random(shape) < density
+    W = (rng.standard_normal(shape) * mask).astype(dtype)
     layer = SparseLayer.from_dense(W, mask, use_compiled=compiled, n_threads=n_threads)
     X = rng.standard_normal((n, n_in)).astype(dtype)
     delta = rng.standard_normal((n, n_out)).astype(dtype)
@@ -127,7 +133,7 @@ def bench_cell(op, n, density, dtype, rng, repeats, n_threads, compiled):
             lambda: layer.sampled_grad(X, delta),
             lambda: layer.sampled_grad(XF, deltaF),
         ]
-    times = interleaved(funcs, repeats)
+    times = interleaved(funcs, repeats, clock)
     med, best = np.median(times, axis=1), times.min(axis=1)
     ratios = {
         order: (med[i] / med[0], best[i] / best[0]) for i, order in ((1, "C"), (2, "F"))
@@ -155,13 +161,26 @@ def crossover(densities, ratios):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument(
+        "--shape", default="784x500", help="n_in x n_out of the layer (784x500)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--threads", type=int, default=None, help="BLAS and kernel threads"
     )
     parser.add_argument("--fallback", action="store_true", help="NumPy/SciPy path")
     parser.add_argument("--float64-all", action="store_true")
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="wall time, or CPU time of the thread (with --threads 1 only)",
+    )
     args = parser.parse_args()
+    if args.clock == "cpu" and args.threads != 1:
+        parser.error("--clock cpu needs --threads 1")
+    clock = time.thread_time if args.clock == "cpu" else time.perf_counter
+    shape = tuple(int(k) for k in args.shape.lower().split("x"))
     if args.threads is not None:
         threadpool_limits(args.threads)
     compiled = not args.fallback and _sparse.COMPILED
@@ -169,9 +188,9 @@ def main():
 
     print(machine_info(args.threads or "all"))
     print(
-        f"\nlayer {SHAPE[0]} x {SHAPE[1]}, uniform random masks; "
+        f"\nlayer {shape[0]} x {shape[1]}, uniform random masks; "
         f"{'compiled kernels' if compiled else 'NumPy/SciPy fallback'}; "
-        f"{args.repeats} interleaved repeats"
+        f"{args.repeats} interleaved repeats, {args.clock} clock"
     )
     print(
         "cell: kernel time / dense time, ratio of medians [of best times], "
@@ -191,7 +210,16 @@ def main():
         line = f"{np.dtype(dtype).name:>7} {density:>4.0%}"
         for op, n in CASES:
             dense, ratios = bench_cell(
-                op, n, density, dtype, rng, args.repeats, args.threads or -1, compiled
+                shape,
+                op,
+                n,
+                density,
+                dtype,
+                rng,
+                args.repeats,
+                args.threads or -1,
+                compiled,
+                clock,
             )
             line += f" | {dense * 1e3:>6.2f}"
             for order in "CF":
