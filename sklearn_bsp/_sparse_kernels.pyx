@@ -364,13 +364,8 @@ cdef extern from *:
                                Py_ssize_t m, Py_ssize_t bs, Py_ssize_t row,  \\
                                T *buf) {                                     \\
         if (s0 == 1) {                                                       \\
-            /* a loop, not memcpy: the runs are a few hundred bytes, and  */ \\
-            /* a call per run cost a third of the copy at n = 10,000      */ \\
-            for (Py_ssize_t p = 0; p < m; p++) {                             \\
-                const T *x = X + p * s1;                                     \\
-                T *b = buf + p * row;                                        \\
-                for (Py_ssize_t s = 0; s < bs; s++) b[s] = x[s];             \\
-            }                                                                \\
+            for (Py_ssize_t p = 0; p < m; p++)                               \\
+                memcpy(buf + p * row, X + p * s1, bs * sizeof(T));           \\
         } else {                                                             \\
             Py_ssize_t done = s1 == 1 ? FAST : 0;                            \\
             bsp_pack_generic_##SFX(X, s0, s1, done, m, 0, bs, row, buf);     \\
@@ -382,23 +377,6 @@ cdef extern from *:
     }
     BSP_PACK(float, f32, bsp_pack_fast_f32(X, s0, m, bs, row, buf))
     BSP_PACK(double, f64, 0)
-
-    /* Ask for the next block of samples while this one is computed: when X
-       is larger than the caches, its transposition otherwise waits for
-       memory (a fifth of the forward time at n = 10,000, 5 % density). */
-    static void bsp_prefetch(const char *X, Py_ssize_t s0, Py_ssize_t s1,
-                             Py_ssize_t m, Py_ssize_t bs, Py_ssize_t size) {
-    #if defined(__GNUC__) || defined(__clang__)
-        Py_ssize_t a = s0 == size ? s1 : s0, run = (s0 == size ? bs : m) * size;
-        Py_ssize_t n_runs = s0 == size ? m : bs;
-        if (s0 != size && s1 != size) return;  /* strided both ways */
-        for (Py_ssize_t r = 0; r < n_runs; r++)
-            for (Py_ssize_t o = 0; o < run; o += 64)
-                __builtin_prefetch(X + r * a + o, 0, 2);
-    #else
-        (void)X; (void)s0; (void)s1; (void)m; (void)bs; (void)size;
-    #endif
-    }
 
     /* The build may lack OpenMP (then prange runs serially). */
     #ifdef _OPENMP
@@ -431,8 +409,6 @@ cdef extern from *:
                       Py_ssize_t, Py_ssize_t, float*) noexcept nogil
     void bsp_pack_f64(const double*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                       Py_ssize_t, Py_ssize_t, double*) noexcept nogil
-    void bsp_prefetch(const char*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
-                      Py_ssize_t, Py_ssize_t) noexcept nogil
 
 #: Most SIMD vectors of samples in one block.
 MAX_VECTORS = BSP_MAXV
@@ -446,9 +422,6 @@ OPENMP = bool(BSP_OPENMP)
 # Multiply-adds (synapses x samples) below which one thread is used by
 # default: about 0.1 ms of work.
 cdef double MIN_PARALLEL_WORK = 2e6
-# Batches from which X is assumed not to stay in cache between blocks, so
-# that the next block is prefetched.
-cdef Py_ssize_t PREFETCH_SAMPLES = 2000
 
 
 cdef inline void _pack(const floating* X, Py_ssize_t s0, Py_ssize_t s1,
@@ -503,7 +476,6 @@ def spmm(const floating[:, :] X, const int[::1] idx, const int[:, ::1] cptr,
     cdef Py_ssize_t s0 = X.strides[0] // sizeof(floating)
     cdef Py_ssize_t s1 = X.strides[1] // sizeof(floating)
     cdef Py_ssize_t t, v0, v1, nb, b, bv0, bv1, start, bs, j, ldb
-    cdef Py_ssize_t next_start, next_stop
     # Blocks of 8 vectors when their rows are read from L1 (chunks, or few
     # features), else of 4: one Zen 4 core then ran 61-63 instead of 52-53
     # GFLOP/s at 5-10 % density (rows read from L2).
@@ -539,15 +511,10 @@ def spmm(const floating[:, :] X, const int[::1] idx, const int[:, ::1] cptr,
                 start = bv0 * w
                 bs = min(bv1 * w, n) - start
                 # Copied even when X is Fortran-ordered: reading X in place
-                # (rows n_samples apart) was slower at n = 10,000.
+                # (rows n_samples apart) was slower at n = 10,000, 10 %
+                # density (59 against 40 ms, on a busy machine).
                 _pack(&X[0, 0] + start * s0, s0, s1, m, bs, (bv1 - bv0) * w, buf)
                 ldb = (bv1 - bv0) * w
-                if b + 1 < nb and n >= PREFETCH_SAMPLES:
-                    next_start = bv1 * w
-                    next_stop = min((v0 + (v1 - v0) * (b + 2) // nb) * w, n)
-                    bsp_prefetch(<const char*> (&X[0, 0] + next_start * s0),
-                                 X.strides[0], X.strides[1], m,
-                                 next_stop - next_start, sizeof(floating))
                 if floating is float:
                     bsp_spmm_f32(bv1 - bv0, buf, ldb, &cptr[0, 0], nc, &idx[0],
                                  &data[0], n_cols, acc, &out_t[0, 0] + start,
@@ -610,7 +577,8 @@ def sddmm(const floating[:, :] X, const int[::1] idx, const floating[:, :] D,
     xp = np.empty(m * n_vec * w, dtype=dtype)
     dp = np.empty(n_out * n_vec * w, dtype=dtype)
     # Transpose all blocks first (shared by the threads, which split the
-    # columns next and each need every block).
+    # columns next and each need every block). The copies take as much memory
+    # as X and D: this is meant for minibatches.
     with nogil:
         for b in prange(nb, schedule="static", num_threads=n_threads):
             bv0 = n_vec * b // nb
