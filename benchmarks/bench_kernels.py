@@ -10,9 +10,14 @@ matrix (BLAS, full work):
 - grad      the alive entries of ``X.T @ delta`` (dense: the full product)
 
 Each cell is kernel time / dense time: below 1 the sparse path is faster.
-Dense and sparse calls are interleaved, one of each per repeat, so that a
-burst of load on a shared machine hits both; the table gives the ratio of the
-median times and, in brackets, of the best times. The operands are C-ordered
+Dense and sparse calls are interleaved in short runs (``--run`` calls of one,
+then of the next, ...), so that a burst of load on a shared machine hits
+both; the first call of each run is not counted. Right after a call, the
+threads of the other pool (OpenBLAS's or OpenMP's) still spin for a while
+waiting for more work and, on a 2-core machine, take a core from the next
+call: calls alternated one by one measured that contention (2-5x on dense
+n=200 products), not the products. The table gives the ratio of the median
+times and, in brackets, of the best times. The operands are C-ordered
 ("C", as a user's data) and Fortran-ordered ("F", what ``SparseLayer``
 passes between layers); the crossover uses the slower of the two.
 
@@ -90,24 +95,27 @@ def machine_info(n_threads):
     return "\n".join(lines)
 
 
-def interleaved(funcs, repeats, clock=time.perf_counter):
-    """Times of each function, called in turn ``repeats`` times.
+def interleaved(funcs, repeats, run, clock=time.perf_counter):
+    """Times of each function, called in runs of ``run`` calls in turn.
 
-    Returns an array of shape (len(funcs), repeats), after one warm-up call
-    of each.
+    Each function is timed ``repeats`` times, in runs of ``run + 1`` calls
+    whose first one is not counted. Returns an array of shape
+    (len(funcs), repeats).
     """
-    for func in funcs:
-        func()
     times = np.empty((len(funcs), repeats))
-    for r in range(repeats):
+    for r0 in range(0, repeats, run):
         for i, func in enumerate(funcs):
-            t0 = clock()
-            func()
-            times[i, r] = clock() - t0
+            func()  # warm-up: pays for the other thread pool still spinning
+            for r in range(r0, min(r0 + run, repeats)):
+                t0 = clock()
+                func()
+                times[i, r] = clock() - t0
     return times
 
 
-def bench_cell(shape, op, n, density, dtype, rng, repeats, n_threads, compiled, clock):
+def bench_cell(
+    shape, op, n, density, dtype, rng, repeats, run, n_threads, compiled, clock
+):
     """Dense time and the kernels' time ratios for one product.
 
     Returns ``(dense_median, {order: (median_ratio, best_ratio)})``.
@@ -133,7 +141,7 @@ def bench_cell(shape, op, n, density, dtype, rng, repeats, n_threads, compiled, 
             lambda: layer.sampled_grad(X, delta),
             lambda: layer.sampled_grad(XF, deltaF),
         ]
-    times = interleaved(funcs, repeats, clock)
+    times = interleaved(funcs, repeats, run, clock)
     med, best = np.median(times, axis=1), times.min(axis=1)
     ratios = {
         order: (med[i] / med[0], best[i] / best[0]) for i, order in ((1, "C"), (2, "F"))
@@ -161,6 +169,7 @@ def crossover(densities, ratios):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--run", type=int, default=5, help="calls per run")
     parser.add_argument(
         "--shape", default="784x500", help="n_in x n_out of the layer (784x500)"
     )
@@ -190,7 +199,8 @@ def main():
     print(
         f"\nlayer {shape[0]} x {shape[1]}, uniform random masks; "
         f"{'compiled kernels' if compiled else 'NumPy/SciPy fallback'}; "
-        f"{args.repeats} interleaved repeats, {args.clock} clock"
+        f"{args.repeats} repeats in interleaved runs of {args.run}, "
+        f"{args.clock} clock"
     )
     print(
         "cell: kernel time / dense time, ratio of medians [of best times], "
@@ -217,6 +227,7 @@ def main():
                 dtype,
                 rng,
                 args.repeats,
+                args.run,
                 args.threads or -1,
                 compiled,
                 clock,

@@ -422,6 +422,10 @@ OPENMP = bool(BSP_OPENMP)
 # Multiply-adds (synapses x samples) below which one thread is used by
 # default: about 0.1 ms of work.
 cdef double MIN_PARALLEL_WORK = 2e6
+# Column ranges per thread in the sampled gradient: enough for one thread to
+# take over the work of one that is not scheduled, few enough that every
+# range still has hundreds of synapses.
+cdef Py_ssize_t TASKS_PER_THREAD = 4
 
 
 cdef inline void _pack(const floating* X, Py_ssize_t s0, Py_ssize_t s1,
@@ -475,7 +479,7 @@ def spmm(const floating[:, :] X, const int[::1] idx, const int[:, ::1] cptr,
     cdef Py_ssize_t n_vec = (n + w - 1) // w
     cdef Py_ssize_t s0 = X.strides[0] // sizeof(floating)
     cdef Py_ssize_t s1 = X.strides[1] // sizeof(floating)
-    cdef Py_ssize_t t, v0, v1, nb, b, bv0, bv1, start, bs, j, ldb
+    cdef Py_ssize_t nb, b, bv0, bv1, start, bs, j, ldb
     # Blocks of 8 vectors when their rows are read from L1 (chunks, or few
     # features), else of 4: one Zen 4 core then ran 61-63 instead of 52-53
     # GFLOP/s at 5-10 % density (rows read from L2).
@@ -490,39 +494,39 @@ def spmm(const floating[:, :] X, const int[::1] idx, const int[:, ::1] cptr,
             out_t[dst[j], :] = 0
         return
     n_threads = _n_threads(n_threads, n_vec, <double> data.shape[0] * n)
-    # Each thread takes a contiguous range of samples (whole vectors) and cuts
-    # it into blocks of at most max_v vectors of nearly equal size; its
-    # transposed block and accumulators are private, so the threads never
-    # synchronise. The result does not depend on the cut: each sample's lane
-    # sums the synapses of a column in storage order.
+    # Blocks of at most max_v vectors of nearly equal size, their number a
+    # multiple of the threads (25 float32 vectors, 2 threads, max_v = 4: 8
+    # blocks of 3-4 vectors, 13 + 12 per thread). Handed out dynamically: on a
+    # shared machine a thread that is not scheduled leaves its blocks to the
+    # others instead of holding up the call. A block's transposed copy and
+    # accumulators are private, and the result does not depend on the cut:
+    # each sample's lane sums the synapses of a column in storage order.
+    nb = (n_vec + max_v - 1) // max_v
+    nb = min(n_vec, (nb + n_threads - 1) // n_threads * n_threads)
     with nogil, parallel(num_threads=n_threads):
         buf = <floating*> malloc(m * BSP_MAXV * w * sizeof(floating))
         acc = <floating*> malloc(n_cols * BSP_MAXV * w * sizeof(floating))
-        for t in prange(n_threads, schedule="static", chunksize=1):
+        for b in prange(nb, schedule="dynamic"):
             if buf == NULL or acc == NULL:
                 failed += 1
                 continue
-            v0 = n_vec * t // n_threads
-            v1 = n_vec * (t + 1) // n_threads
-            nb = (v1 - v0 + max_v - 1) // max_v
-            for b in range(nb):
-                bv0 = v0 + (v1 - v0) * b // nb
-                bv1 = v0 + (v1 - v0) * (b + 1) // nb
-                start = bv0 * w
-                bs = min(bv1 * w, n) - start
-                # Copied even when X is Fortran-ordered: reading X in place
-                # (rows n_samples apart) was slower at n = 10,000, 10 %
-                # density (59 against 40 ms, on a busy machine).
-                _pack(&X[0, 0] + start * s0, s0, s1, m, bs, (bv1 - bv0) * w, buf)
-                ldb = (bv1 - bv0) * w
-                if floating is float:
-                    bsp_spmm_f32(bv1 - bv0, buf, ldb, &cptr[0, 0], nc, &idx[0],
-                                 &data[0], n_cols, acc, &out_t[0, 0] + start,
-                                 n, &dst[0], bs)
-                else:
-                    bsp_spmm_f64(bv1 - bv0, buf, ldb, &cptr[0, 0], nc, &idx[0],
-                                 &data[0], n_cols, acc, &out_t[0, 0] + start,
-                                 n, &dst[0], bs)
+            bv0 = n_vec * b // nb
+            bv1 = n_vec * (b + 1) // nb
+            start = bv0 * w
+            bs = min(bv1 * w, n) - start
+            # Copied even when X is Fortran-ordered: reading X in place
+            # (rows n_samples apart) was slower at n = 10,000, 10 % density
+            # (59 against 40 ms, on a busy machine).
+            _pack(&X[0, 0] + start * s0, s0, s1, m, bs, (bv1 - bv0) * w, buf)
+            ldb = (bv1 - bv0) * w
+            if floating is float:
+                bsp_spmm_f32(bv1 - bv0, buf, ldb, &cptr[0, 0], nc, &idx[0],
+                             &data[0], n_cols, acc, &out_t[0, 0] + start, n,
+                             &dst[0], bs)
+            else:
+                bsp_spmm_f64(bv1 - bv0, buf, ldb, &cptr[0, 0], nc, &idx[0],
+                             &data[0], n_cols, acc, &out_t[0, 0] + start, n,
+                             &dst[0], bs)
         free(buf)
         free(acc)
     if failed:
@@ -562,7 +566,7 @@ def sddmm(const floating[:, :] X, const int[::1] idx, const floating[:, :] D,
     cdef Py_ssize_t xs1 = X.strides[1] // sizeof(floating)
     cdef Py_ssize_t ds0 = D.strides[0] // sizeof(floating)
     cdef Py_ssize_t ds1 = D.strides[1] // sizeof(floating)
-    cdef Py_ssize_t t, b, bv0, bv1, start, bs
+    cdef Py_ssize_t t, b, bv0, bv1, start, bs, n_tasks
     cdef int[::1] bounds
     cdef floating[::1] xp, dp
     out[:] = 0
@@ -580,7 +584,7 @@ def sddmm(const floating[:, :] X, const int[::1] idx, const floating[:, :] D,
     # columns next and each need every block). The copies take as much memory
     # as X and D: this is meant for minibatches.
     with nogil:
-        for b in prange(nb, schedule="static", num_threads=n_threads):
+        for b in prange(nb, schedule="dynamic", num_threads=n_threads):
             bv0 = n_vec * b // nb
             bv1 = n_vec * (b + 1) // nb
             start = bv0 * w
@@ -589,12 +593,13 @@ def sddmm(const floating[:, :] X, const int[::1] idx, const floating[:, :] D,
                   &xp[0] + m * start)
             _pack(&D[0, 0] + start * ds0, ds0, ds1, n_out, bs, (bv1 - bv0) * w,
                   &dp[0] + n_out * start)
-    # Each thread owns a range of columns with about the same number of
-    # synapses: no two threads write the same entry.
-    bounds = _balanced_bounds(cptr, n_threads)
+    # Tasks are ranges of columns with about the same number of synapses, a
+    # few per thread and handed out dynamically (see spmm); no two tasks
+    # write the same entry, and which thread runs a task does not matter.
+    n_tasks = min(n_cols, TASKS_PER_THREAD * n_threads)
+    bounds = _balanced_bounds(cptr, n_tasks)
     with nogil:
-        for t in prange(n_threads, schedule="static", chunksize=1,
-                        num_threads=n_threads):
+        for t in prange(n_tasks, schedule="dynamic", num_threads=n_threads):
             for b in range(nb):
                 bv0 = n_vec * b // nb
                 bv1 = n_vec * (b + 1) // nb
