@@ -51,27 +51,29 @@ if _cpu_runs_kernels():
 COMPILED = _kernels is not None
 
 # Densities (share of alive synapses) below which the sparse path is faster
-# than the dense BLAS product. Compiled kernels: measured on 2026-11-28
+# than the dense BLAS product. Compiled kernels: measured on 2026-11-28 15:59
 # (machine clock) with ``python benchmarks/bench_kernels.py --threads 1
-# --clock cpu --repeats 11`` (one thread each, median CPU time: the 2-core
-# machine was shared with other jobs, which made two-thread wall times swing
-# 10-30x) on AMD EPYC (Zen 4, 2 cores, KVM), OpenBLAS 0.3.31 SkylakeX kernel,
-# NumPy 2.4, SciPy 1.17, gcc -O3 -mavx2 -mfma. Kernel time / dense time, 784 x
-# 500 layer, float32, C / Fortran-ordered operands:
-#              n=200 forward  backward   grad       n=10000 forward
-#   50 %       0.98 / 0.99    0.98 / 0.88  0.94 / 0.92    1.04 / 1.04
-#   40 %       0.66 / 0.64    0.91 / 0.83  0.81 / 0.79    0.87 / 0.93
-#   30 %       0.67 / 0.65    0.75 / 0.63  0.67 / 0.64    0.67 / 0.68
-#   20 %       0.51 / 0.56    0.58 / 0.44  0.52 / 0.53    0.53 / 0.53
-#   10 %       0.28 / 0.29    0.22 / 0.22  0.30 / 0.31    0.30 / 0.31
-#    5 %       0.18 / 0.21    0.16 / 0.17  0.22 / 0.26    0.17 / 0.19
-# float64 at 30 %: 0.61 / 0.54, 0.86 / 0.67, 0.57 / 0.52, 0.75 / 0.70.
-# Break-even: about 50 % (n=200), 46 % (n=10000). Two threads (both cores, the
-# default) could only be timed before the last kernel changes, in a quieter
-# moment: break-even 39 % (forward), 35 % (backward), 44 % (grad) at n=200.
-# The thresholds keep a margin below those. The 500 x 10 output layer breaks
-# even lower (one thread: forward 24 %, backward 38 %, grad 13 %), but its
-# products take about 30 microseconds either way.
+# --clock cpu --run 1 --repeats 15`` (one thread each, median CPU time of the
+# thread) on AMD EPYC (Zen 4, 2 cores, KVM), OpenBLAS 0.3.31 SkylakeX kernel,
+# NumPy 2.4, SciPy 1.17, gcc -O3 -mavx2 -mfma. The machine was shared with
+# other jobs, which made two-thread wall times swing 3-30x: CPU time of one
+# thread was the steady measure. Kernel time / dense time, 784 x 500 layer,
+# float32, C / Fortran-ordered operands (three runs agreed within about 0.1,
+# except one outlier run for grad at 30-50 %):
+#              n=200 forward  backward     grad           n=10000 forward
+#   50 %       1.02 / 1.01    0.88 / 0.87  0.89 / 0.90    1.04 / 1.05
+#   40 %       0.64 / 0.65    0.87 / 0.86  0.84 / 0.83    0.88 / 0.89
+#   30 %       0.64 / 0.65    0.69 / 0.67  0.63 / 0.62    0.68 / 0.70
+#   20 %       0.45 / 0.45    0.37 / 0.37  0.50 / 0.50    0.51 / 0.51
+#   10 %       0.27 / 0.27    0.26 / 0.26  0.30 / 0.31    0.26 / 0.29
+#    5 %       0.15 / 0.15    0.11 / 0.11  0.18 / 0.19    0.16 / 0.17
+# float64: 30 % 0.53, 0.70, 0.50, 0.76 / 0.68; 10 % 0.28, 0.28, 0.25, 0.35.
+# Break-even: about 50 % at n=200, 47 % at n=10000. Two threads (the default)
+# could only be timed cleanly before the last kernel changes: break-even 39 %
+# (forward), 35 % (backward), 44 % (grad) at n=200. The thresholds keep a
+# margin below those. The 500 x 10 output layer breaks even lower (one thread:
+# forward 24 %, backward 38 %, grad 13 %), but its products take about 30
+# microseconds either way.
 # The scipy.sparse fallback was not changed; its thresholds are from the 0.1.0
 # measurement: the best scipy.sparse layout broke even at 17-20 % (n=200) and
 # 7-9 % (n=10000) against one BLAS thread, half that against two; the
