@@ -23,7 +23,7 @@ alone; ``benchmarks/bench_kernels.py`` for the whole products):
 - Without chunks, blocks of 4 vectors (rows of 128 bytes) ran faster than
   blocks of 8: 61-63 against 52-53 GFLOP/s at 5-10 % density.
 - The sampled gradient reduces four dot products at a time (horizontal adds)
-  instead of one: the reduction, not the multiply-adds, dominated.
+  instead of summing the lanes of each one in turn.
 
 Every output value is summed in the same order whatever the number of
 threads and the cut of the blocks: forward and backward sum each sample's
