@@ -51,23 +51,34 @@ if _cpu_runs_kernels():
 COMPILED = _kernels is not None
 
 # Densities (share of alive synapses) below which the sparse path is faster
-# than the dense float32 BLAS product. Measured with
-# ``python benchmarks/bench_kernels.py --threads 1`` on 2026-11-25 (machine
-# clock): AMD EPYC (Zen 3, 2 cores, KVM), OpenBLAS 0.3.31 Haswell kernel,
-# NumPy 2.4, SciPy 1.17, gcc 12 -O3 -mavx2 -mfma. Speed-up of the compiled
-# kernels over dense for the 784 x 500 layer (C / Fortran-ordered operands):
-#   n=200    forward   20 %: 1.3 / 1.5x   10 %: 3.1 / 3.7x   50 %: 0.5x
-#            backward  20 %: 1.2 / 1.7x   10 %: 1.8 / 2.1x
-#            grad      20 %: 0.9 / 0.8x   10 %: 1.7 / 1.6x
-#   n=10000  forward   20 %: 1.3 / 1.4x   10 %: 2.6 / 3.7x   50 %: 0.5x
-#            grad      20 %: 1.5 / 1.7x   10 %: 1.8 / 2.1x
-# Interpolated break-even: 27-31 % (forward, backward), 18 % (grad, n=200).
-# The thresholds keep a margin because the machine was shared while measuring
-# and a 500 x 10 output layer breaks even lower (backward: 10 %), where the
-# products take tens of microseconds either way. The best scipy.sparse layout
-# broke even at 17-20 % (n=200) and 7-9 % (n=10000) against one BLAS thread,
-# half that against two; the fallback's gradient is the dense product itself.
-_CROSSOVER_COMPILED = {"forward": 0.20, "backward": 0.20, "grad": 0.15}
+# than the dense BLAS product. Compiled kernels: measured on 2026-11-28 15:59
+# (machine clock) with ``python benchmarks/bench_kernels.py --threads 1
+# --clock cpu --run 1 --repeats 15`` (one thread each, median CPU time of the
+# thread) on AMD EPYC (Zen 4, 2 cores, KVM), OpenBLAS 0.3.31 SkylakeX kernel,
+# NumPy 2.4, SciPy 1.17, gcc -O3 -mavx2 -mfma. The machine was shared with
+# other jobs, which made two-thread wall times swing 3-30x: CPU time of one
+# thread was the steady measure. Kernel time / dense time, 784 x 500 layer,
+# float32, C / Fortran-ordered operands (three runs agreed within about 0.1,
+# except one outlier run for grad at 30-50 %):
+#              n=200 forward  backward     grad           n=10000 forward
+#   50 %       1.02 / 1.01    0.88 / 0.87  0.89 / 0.90    1.04 / 1.05
+#   40 %       0.64 / 0.65    0.87 / 0.86  0.84 / 0.83    0.88 / 0.89
+#   30 %       0.64 / 0.65    0.69 / 0.67  0.63 / 0.62    0.68 / 0.70
+#   20 %       0.45 / 0.45    0.37 / 0.37  0.50 / 0.50    0.51 / 0.51
+#   10 %       0.27 / 0.27    0.26 / 0.26  0.30 / 0.31    0.26 / 0.29
+#    5 %       0.15 / 0.15    0.11 / 0.11  0.18 / 0.19    0.16 / 0.17
+# float64: 30 % 0.53, 0.70, 0.50, 0.76 / 0.68; 10 % 0.28, 0.28, 0.25, 0.35.
+# Break-even: about 50 % at n=200, 47 % at n=10000. Two threads (the default)
+# could only be timed cleanly before the last kernel changes: break-even 39 %
+# (forward), 35 % (backward), 44 % (grad) at n=200. The thresholds keep a
+# margin below those. The 500 x 10 output layer breaks even lower (one thread:
+# forward 24 %, backward 38 %, grad 13 %), but its products take about 30
+# microseconds either way.
+# The scipy.sparse fallback was not changed; its thresholds are from the 0.1.0
+# measurement: the best scipy.sparse layout broke even at 17-20 % (n=200) and
+# 7-9 % (n=10000) against one BLAS thread, half that against two; the
+# fallback's gradient is the dense product itself.
+_CROSSOVER_COMPILED = {"forward": 0.35, "backward": 0.30, "grad": 0.35}
 _CROSSOVER_SCIPY = {"forward": 0.05, "backward": 0.05, "grad": 0.0}
 
 
@@ -79,9 +90,9 @@ def choose_kernel(density, n_samples=200, op="forward", compiled=None):
     density : float
         Share of alive synapses in the layer, in ``[0, 1]``.
     n_samples : int, default=200
-        Rows of the dense operand. The kernels work on blocks of 64 samples,
-        mostly padding for tiny batches, so below 16 samples the dense
-        product is always chosen.
+        Rows of the dense operand. Below 16 samples the products take a few
+        microseconds either way and were not measured: the dense product is
+        chosen.
     op : {"forward", "backward", "grad"}, default="forward"
         The product: ``X @ W``, ``delta @ W.T`` or the gradient ``X.T @ delta``.
     compiled : bool or None, default=None
@@ -99,6 +110,46 @@ def choose_kernel(density, n_samples=200, op="forward", compiled=None):
     if n_samples < 16 or density >= table[op]:
         return "dense"
     return "sparse"
+
+
+# Chunked visits pay a load and a store of a column's accumulators per chunk;
+# with fewer synapses than this per column and chunk, on average, that costs
+# more than the L1 hits save. One Zen 4 core, 784 x 500 layer, forward
+# kernel alone: chunks of 128 features with blocks of 8 vectors ran at 69
+# GFLOP/s at 30 % density (unchunked: 48 with 8 vectors, 49 with 4), 59 at
+# 10 % (unchunked, 4 vectors: 61) and 52 at 5 % (63).
+_MIN_SYNAPSES_PER_CHUNK = 16
+
+
+def _chunk_pointers(idx, indptr, n_features):
+    """First synapse of each compressed column in each chunk of features.
+
+    Parameters
+    ----------
+    idx : ndarray of int32 of shape (nnz,)
+        Feature read by each synapse, increasing within each column.
+    indptr : ndarray of int32 of shape (n_columns + 1,)
+        Compressed-column pointers.
+    n_features : int
+        Number of features of the dense operand.
+
+    Returns
+    -------
+    cptr : ndarray of int32 of shape (n_columns, n_chunks + 1)
+        ``cptr[j, c]:cptr[j, c + 1]`` are the synapses of column ``j`` that
+        read features ``c * CHUNK`` to ``(c + 1) * CHUNK``. A single chunk
+        (``cptr[j] = indptr[j:j + 2]``) when chunks would not pay.
+    """
+    n_cols = len(indptr) - 1
+    chunk = _kernels.CHUNK if COMPILED else n_features
+    n_chunks = max(1, -(-n_features // max(chunk, 1)))
+    if n_chunks == 1 or len(idx) < _MIN_SYNAPSES_PER_CHUNK * n_cols * n_chunks:
+        return np.column_stack([indptr[:-1], indptr[1:]]).astype(np.int32)
+    col_of = np.repeat(np.arange(n_cols, dtype=np.int64), np.diff(indptr))
+    key = col_of * n_features + idx
+    bounds = np.minimum(np.arange(n_chunks + 1) * chunk, n_features)
+    targets = np.arange(n_cols, dtype=np.int64)[:, None] * n_features + bounds
+    return np.searchsorted(key, targets).astype(np.int32)
 
 
 class SparseLayer:
@@ -178,9 +229,16 @@ class SparseLayer:
             shape=(len(self.rows), len(self.cols)),
         ).tocsr()
         position.sort_indices()
-        self._t_indptr = position.indptr.astype(np.int32)
-        self._t_indices = position.indices.astype(np.int32)
+        t_indptr = position.indptr.astype(np.int32)
+        t_indices = position.indices.astype(np.int32)
         self._perm = position.data
+        # The kernels read the dense operand by its own column numbers (so
+        # that it is transposed whole, without a gather) and visit each
+        # column's synapses chunk by chunk of input features.
+        self._fwd_idx = self.rows[self.indices]
+        self._fwd_cptr = _chunk_pointers(self._fwd_idx, self.indptr, self.shape[0])
+        self._bwd_idx = self.cols[t_indices]
+        self._bwd_cptr = _chunk_pointers(self._bwd_idx, t_indptr, self.shape[1])
 
     @classmethod
     def from_dense(cls, coef, mask=None, **kwargs):
@@ -220,51 +278,23 @@ class SparseLayer:
 
     @property
     def nnz(self):
+        """Number of alive synapses."""
         return len(self.indices)
 
     @property
     def dtype(self):
+        """dtype of the weights and of the products."""
         return self.data.dtype
 
     @property
     def density(self):
+        """Share of alive synapses, ``nnz / (n_in * n_out)``."""
         size = self.shape[0] * self.shape[1]
         return self.nnz / size if size else 0.0
 
     def _synapse_cols(self):
         """Compact column of each stored synapse."""
         return np.repeat(np.arange(len(self.cols)), np.diff(self.indptr))
-
-    def to_dense(self):
-        """Return the dense weight matrix, 0 at pruned synapses.
-
-        Returns
-        -------
-        coef : ndarray of shape (n_in, n_out)
-        """
-        coef = np.zeros(self.shape, dtype=self.dtype)
-        coef[self.rows[self.indices], self.cols[self._synapse_cols()]] = self.data
-        return coef
-
-    def mask(self):
-        """Return the boolean mask of alive synapses, shape (n_in, n_out)."""
-        mask = np.zeros(self.shape, dtype=bool)
-        mask[self.rows[self.indices], self.cols[self._synapse_cols()]] = True
-        return mask
-
-    def update_values(self, values):
-        """Overwrite the weights of the alive synapses, keeping the structure.
-
-        Parameters
-        ----------
-        values : ndarray of shape (nnz,) or (n_in, n_out)
-            New weights in the order of ``data``, or a dense matrix from
-            which the alive entries are taken.
-        """
-        values = np.asarray(values)
-        if values.ndim == 2:
-            values = values[self.rows[self.indices], self.cols[self._synapse_cols()]]
-        self.data[:] = values
 
     def _check(self, X, n_features):
         X = np.asarray(X)
@@ -295,9 +325,8 @@ class SparseLayer:
         if self.compiled:
             _kernels.spmm(
                 X,
-                self.rows,
-                self.indptr,
-                self.indices,
+                self._fwd_idx,
+                self._fwd_cptr,
                 self.data,
                 self.cols,
                 out_t,
@@ -327,9 +356,8 @@ class SparseLayer:
         if self.compiled:
             _kernels.spmm(
                 delta,
-                self.cols,
-                self._t_indptr,
-                self._t_indices,
+                self._bwd_idx,
+                self._bwd_cptr,
                 self.data[self._perm],
                 self.rows,
                 out_t,
@@ -365,11 +393,10 @@ class SparseLayer:
         if self.compiled:
             _kernels.sddmm(
                 X,
-                self.rows,
+                self._fwd_idx,
                 delta,
                 self.cols,
-                self.indptr,
-                self.indices,
+                self._fwd_cptr,
                 grad,
                 self.n_threads,
             )
