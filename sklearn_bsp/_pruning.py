@@ -29,14 +29,7 @@ import numbers
 
 import numpy as np
 
-from ._sparse import _cpu_runs_kernels
-
-_kernels = None
-if _cpu_runs_kernels():  # built with the same SIMD flags as the sparse kernels
-    try:
-        from . import _pruning_kernels as _kernels
-    except ImportError:  # not built: the NumPy path below does the same
-        _kernels = None
+from ._kernels import pruning_kernels as _kernels
 
 PRUNING_SCOPES = ("layer", "network")
 

@@ -15,37 +15,10 @@ imported; otherwise the same results come from NumPy and ``scipy.sparse``.
 from crossovers measured by ``benchmarks/bench_kernels.py``.
 """
 
-import platform
-
 import numpy as np
 import scipy.sparse as sp
 
-
-def _cpu_runs_kernels():
-    """Whether this CPU runs the compiled kernels.
-
-    On x86-64 they are compiled for AVX2 + FMA (see ``setup.py``); importing
-    them on an older CPU would crash the interpreter, so ask NumPy's runtime
-    CPU detection first.
-    """
-    if platform.machine().lower() not in ("x86_64", "amd64"):
-        return True
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__ as features
-    except ImportError:  # NumPy < 2
-        try:
-            from numpy.core._multiarray_umath import __cpu_features__ as features
-        except ImportError:
-            return False
-    return bool(features.get("AVX2") and features.get("FMA3"))
-
-
-_kernels = None
-if _cpu_runs_kernels():
-    try:
-        from . import _sparse_kernels as _kernels
-    except ImportError:  # not built (e.g. a source tree without compiler)
-        _kernels = None
+from ._kernels import sparse_kernels as _kernels
 
 #: Whether the compiled kernels are available.
 COMPILED = _kernels is not None
