@@ -863,19 +863,24 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     # Prediction
     # ------------------------------------------------------------------
 
-    def _inference_network(self):
-        """The compacted network of the current ``coefs_`` and ``intercepts_``.
+    def _inference_network(self, X):
+        """The network to predict ``X`` with, and the kernels to use.
 
-        The one built after fitting (or loading) when it still matches the
-        arrays value for value; otherwise a fresh one, not stored, so that
-        prediction never changes the estimator.
+        The compacted network built after fitting (or loading) is used where
+        it saves work for ``X`` (a layer multiplies faster through the
+        kernels, or enough dead neurons are gone) and it still matches
+        ``coefs_`` and ``intercepts_`` value for value (that check reads each
+        weight once). Otherwise prediction multiplies the current arrays
+        themselves, as scikit-learn's MLP does: never stale, never slower.
+        Prediction never changes the estimator.
         """
         cached = self.__dict__.get("_inference")
-        if cached is not None and cached.matches(self.coefs_, self.intercepts_):
-            return cached
-        return InferenceNetwork(
-            self.coefs_, self.intercepts_, self.activation, self._compaction_policy
-        )
+        if cached is not None:
+            kernels = cached.kernels_for(X, self._compaction_policy)
+            worth = any(k is not None for k in kernels) or cached.narrower
+            if worth and cached.matches(self.coefs_, self.intercepts_):
+                return cached.coefs, cached.intercepts, kernels
+        return self.coefs_, self.intercepts_, None
 
     def _refresh_inference(self):
         self._inference = InferenceNetwork(
@@ -885,14 +890,9 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _forward_pass_fast(self, X, check_input=True):
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        net = self._inference_network()
+        coefs, intercepts, kernels = self._inference_network(X)
         return forward(
-            X,
-            net.coefs,
-            net.intercepts,
-            self.activation,
-            self.out_activation_,
-            layers=net.kernels_for(X, self._compaction_policy),
+            X, coefs, intercepts, self.activation, self.out_activation_, kernels
         )
 
     # ------------------------------------------------------------------

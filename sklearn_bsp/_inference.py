@@ -56,6 +56,11 @@ def remove_dead_neurons(coefs, intercepts, masks, activation):
     return coefs, intercepts, masks
 
 
+# Share of hidden units the narrower network must drop to be used without
+# any compacted layer.
+NARROWER_SHARE = 0.2
+
+
 def _snapshot(array):
     """An independent copy of a weight or bias array (dense or scipy.sparse)."""
     return array.copy()
@@ -112,6 +117,11 @@ class InferenceNetwork:
         self.coefs, self.intercepts, masks = remove_dead_neurons(
             dense, intercepts, masks, activation
         )
+        # Worth the check on its own when it drops a good share of the
+        # hidden units (each product shrinks with them).
+        hidden = sum(c.shape[1] for c in dense[:-1])
+        kept = sum(c.shape[1] for c in self.coefs[:-1])
+        self.narrower = hidden > 0 and kept <= (1 - NARROWER_SHARE) * hidden
         self.kernels = []
         for coef, mask in zip(self.coefs, masks):
             density = np.count_nonzero(mask) / max(mask.size, 1)
