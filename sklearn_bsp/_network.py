@@ -13,6 +13,7 @@ scikit-learn developers, BSD-3-Clause License (see LICENSE).
 """
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import expit, xlogy
 from sklearn.utils.extmath import safe_sparse_dot
 
@@ -135,10 +136,14 @@ def loss_name(loss, out_activation):
 
 
 def _product(a, coef, layer):
-    """``a @ coef``, through the compact layer's kernel when there is one."""
+    """``a @ coef`` as a dense array, through the compact layer's kernel when
+    there is one (``coef`` may be a scipy.sparse matrix, and so may ``a``)."""
     if layer is not None:
         return layer.forward(a)
-    return safe_sparse_dot(a, coef)
+    product = safe_sparse_dot(a, coef)
+    if sp.issparse(product):  # sparse input times sparse-stored weights
+        return product.toarray()
+    return np.asarray(product)
 
 
 def forward(X, coefs, intercepts, activation, out_activation, layers=None):

@@ -169,3 +169,21 @@ def test_no_check_where_the_cache_saves_nothing():
     assert not est._inference.narrower
     coefs, intercepts, kernels = est._inference_network(sp.csr_matrix(X))
     assert coefs is est.coefs_ and intercepts is est.intercepts_ and kernels is None
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_sparse_input_with_sparse_stored_weights(kind):
+    import scipy.sparse as sp
+
+    est, reference, X = _fitted(kind, "sparse")
+    _dense_view(reference, est)
+    X_sparse = sp.csr_matrix(X)
+    assert all(sp.issparse(c) for c in est.coefs_)
+    if kind == "classifier":
+        np.testing.assert_allclose(
+            est.predict_proba(X_sparse), reference.predict_proba(X), rtol=1e-6
+        )
+    else:
+        np.testing.assert_allclose(
+            est.predict(X_sparse), reference.predict(X), rtol=1e-6, atol=1e-9
+        )
