@@ -37,16 +37,13 @@ counts the cache misses the other jobs cause.
 """
 
 import argparse
-import os
-import platform
 import time
 from datetime import datetime
 
 import numpy as np
-import scipy
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
-from sklearn_bsp import _sparse
+from sklearn_bsp import _sparse, machine_info
 from sklearn_bsp._sparse import SparseLayer
 
 DENSITIES = [0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01]
@@ -55,43 +52,18 @@ FLOAT64_DENSITIES = [0.3, 0.1]
 CASES = [("forward", 200), ("backward", 200), ("grad", 200), ("forward", 10_000)]
 
 
-def cpu_model():
-    """The CPU's model name, from /proc/cpuinfo where there is one."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine_info(n_threads):
+def describe(n_threads):
     """Lines describing the machine, the libraries and the kernels."""
-    lines = [
-        f"date: {datetime.now():%Y-%m-%d %H:%M}",
-        f"cpu: {cpu_model()}, {os.cpu_count()} logical cores",
-        f"python {platform.python_version()}, numpy {np.__version__}, "
-        f"scipy {scipy.__version__}",
-    ]
-    for pool in threadpool_info():
-        lines.append(
-            f"{pool['user_api']}: {pool['internal_api']} {pool.get('version')} "
-            f"arch={pool.get('architecture')} threads={pool['num_threads']}"
-        )
+    lines = [f"date: {datetime.now():%Y-%m-%d %H:%M}"]
+    lines += [f"{key}: {value}" for key, value in machine_info().items()]
     kernels = _sparse._kernels
-    if kernels is None:
-        lines.append("sklearn_bsp kernels: NOT compiled (NumPy/SciPy fallback)")
-    else:
+    if kernels is not None:
         lines.append(
-            f"sklearn_bsp kernels: compiled, OpenMP={kernels.OPENMP}, "
+            f"sklearn_bsp kernels: OpenMP={kernels.OPENMP}, "
             f"{kernels.VECTOR_BYTES}-byte vectors, blocks of up to "
             f"{kernels.MAX_VECTORS} vectors, chunks of {kernels.CHUNK} features, "
             f"threads={n_threads}"
         )
-    env = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP"))}
-    lines.append(f"environment: {env or 'no OPENBLAS_*/OMP_* variables'}")
     return "\n".join(lines)
 
 
@@ -195,7 +167,7 @@ def main():
     compiled = not args.fallback and _sparse.COMPILED
     rng = np.random.default_rng(args.seed)
 
-    print(machine_info(args.threads or "all"))
+    print(describe(args.threads or "all"))
     print(
         f"\nlayer {shape[0]} x {shape[1]}, uniform random masks; "
         f"{'compiled kernels' if compiled else 'NumPy/SciPy fallback'}; "

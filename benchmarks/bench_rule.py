@@ -30,43 +30,20 @@ saves; compare ``--threads 1 2`` on your machine.
 """
 
 import argparse
-import os
-import platform
 import time
 
 import numpy as np
 
-from sklearn_bsp import _pruning
+from sklearn_bsp import _pruning, machine_info
 from sklearn_bsp._pruning import SynapticPruner
 
 N_IN, N_HIDDEN, N_OUT, BATCH = 784, 500, 10, 200
 
 
-def machine_info():
-    """CPU model, cores and the BLAS threads, as lines of text."""
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(
-                line.split(":", 1)[1].strip() for line in f if "model name" in line
-            )
-    except (OSError, StopIteration):
-        pass
-    lines = [
-        f"CPU: {cpu}, {os.cpu_count()} logical cores",
-        f"Python {platform.python_version()}, NumPy {np.__version__}",
-        f"compiled rule: {_pruning._kernels is not None}",
-    ]
-    try:
-        from threadpoolctl import threadpool_info
-
-        for pool in threadpool_info():
-            lines.append(
-                f"{pool['internal_api']} {pool.get('version')}: "
-                f"{pool['num_threads']} threads ({pool['user_api']})"
-            )
-    except ImportError:
-        lines.append("threadpoolctl not installed: BLAS threads unknown")
+def describe():
+    """The machine and the libraries, as lines of text."""
+    lines = [f"{key}: {value}" for key, value in machine_info().items()]
+    lines.append(f"compiled rule: {_pruning._kernels is not None}")
     return lines
 
 
@@ -145,7 +122,7 @@ def main():
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=args.blas_threads, user_api="blas")
-    print("\n".join(machine_info()))
+    print("\n".join(describe()))
     print(
         f"rate {args.rate}, scope {args.scope!r}, "
         f"{args.repeats} interleaved rounds, times in ms\n"

@@ -39,14 +39,11 @@ import json
 import math
 import os
 import pickle
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import scipy
-import sklearn
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
@@ -560,28 +557,10 @@ def write_summary(rows, out):
                 value = row[key]
                 cells += list(value) if isinstance(value, tuple) else [value]
             writer.writerow(cells)
-    save_json(out / "summary.json", {"rows": rows, "environment": environment()})
+    save_json(
+        out / "summary.json", {"rows": rows, "environment": sklearn_bsp.machine_info()}
+    )
     return out / "summary.rst"
-
-
-def environment():
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(
-                line.split(":", 1)[1].strip() for line in f if "model name" in line
-            )
-    except (OSError, StopIteration):
-        pass
-    return {
-        "python": platform.python_version(),
-        "sklearn_bsp": sklearn_bsp.__version__,
-        "scikit-learn": sklearn.__version__,
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "cpu": model,
-        "cpu_count": os.cpu_count(),
-    }
 
 
 # ----------------------------------------------------------------------

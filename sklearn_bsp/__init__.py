@@ -11,7 +11,7 @@ from ._classifier import BSPClassifier
 from ._regressor import BSPRegressor
 from ._show_versions import machine_info, show_versions
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "BSPClassifier",

@@ -34,12 +34,13 @@ from sklearn.utils.validation import (
 )
 
 from ._callbacks import CallbackSupportMixin
+from ._guard import ReachabilityGuard
 from ._inference import InferenceNetwork
 from ._layers import CompactionPolicy, SynapseLayer
 from ._network import MaskedNetwork, forward
 from ._optimizers import AdamOptimizer, SGDOptimizer
 from ._persistence import pack_state, unpack_state
-from ._pruning import SynapticPruner, output_paths
+from ._pruning import SynapticPruner
 from ._schedules import auto_pruning_patience, auto_pruning_rate
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
@@ -290,7 +291,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 "alive synapses than neurons to feed). Set max_compression, "
                 "or lower pruning_rate or raise pruning_patience.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=6,
             )
 
     def _fitted_snapshot(self):
@@ -486,7 +487,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             layer.update_storage(self._compaction_policy, batch_size)
         return layers
 
-    def _prune_step(self, layers, batch_size):
+    def _prune_step(self, layers, batch_size, guard):
         """One step of the BSP rule over the layers' current storage."""
         room = None
         if self._max_pruned is not None:
@@ -501,7 +502,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             [layer.counts for layer in layers],
             self.pruning_patience_,
             max_pruned=room,
-            guard=lambda over: _keep_outputs_reachable(layers, over),
+            guard=guard,
         )
         any_pruned = False
         for layer, newly in zip(layers, pruned):
@@ -542,6 +543,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self._resolve_pruning(X.shape[0], incremental=False)
         pruning = self.pruning_rate_ > 0
         layers = self._synapse_layers(X, [{} for _ in self.coefs_], batch_size=None)
+        guard = ReachabilityGuard(layers) if pruning else None
         network = self._network(layers)
         iprint = 1 if (self.verbose is True or self.verbose >= 1) else -1
         n_iter = n_fun = 0
@@ -587,7 +589,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 self.n_iter_ += 1
                 iteration_ctx = self._callback_epoch_begin()
                 unpack(intermediate_result.x)
-                if pruning and self._prune_step(layers, None):
+                if pruning and self._prune_step(layers, None, guard):
                     pruned_now = True
                 self.compression_curve_.append(self.compression_)
                 if self._callback_epoch_end(iteration_ctx):
@@ -719,6 +721,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         layers = self._synapse_layers(
             X_train, self._optimizer.slots[:n_layers], batch_size
         )
+        guard = ReachabilityGuard(layers) if pruning else None
         network = self._network(layers)
 
         try:
@@ -757,10 +760,10 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                     params = [layer.weights for layer in layers] + self.intercepts_
                     self._optimizer.update_params(params, coef_grads + intercept_grads)
                     if prune_each_batch:
-                        self._prune_step(layers, batch_size)
+                        self._prune_step(layers, batch_size, guard)
 
                 if pruning and not prune_each_batch:
-                    self._prune_step(layers, batch_size)
+                    self._prune_step(layers, batch_size, guard)
                 for layer in layers:
                     layer.sync()
 
@@ -971,39 +974,6 @@ def _diverged(loss, loss_curve):
         return True
     reference = max(loss_curve[0] if loss_curve else loss, 1.0)
     return loss > _DIVERGENCE_FACTOR * reference
-
-
-def _reachable_outputs(masks):
-    """Which output neurons an alive path from the input still reaches."""
-    reach = np.ones(masks[0].shape[0], dtype=bool)
-    for mask in masks:
-        reach = mask[reach].any(axis=0)
-    return reach
-
-
-def _keep_outputs_reachable(layers, over):
-    """The guard against a dead network, for ``SynapticPruner.step``.
-
-    ``over`` holds, per layer and in its storage, the synapses the rule is
-    about to prune. When pruning them all leaves every output neuron reachable
-    from the input (almost always), they all go, and the rule is exactly the
-    paper's. Otherwise the synapses on one alive path into every output
-    neuron (the strongest, chosen greedily) are kept alive for this step.
-    """
-    masks = [layer.dense_alive() for layer in layers]
-    after = []
-    for mask, layer, positions in zip(masks, layers, over):
-        if positions.size:
-            mask = mask.copy()
-            mask.flat[layer.dense_positions(positions)] = False
-        after.append(mask)
-    if _reachable_outputs(after).all():
-        return over
-    paths = output_paths([layer.dense_weights() for layer in layers], masks)
-    return [
-        positions[~path.flat[layer.dense_positions(positions)]]
-        for positions, path, layer in zip(over, paths, layers)
-    ]
 
 
 def _divergence_message(loss, n_iter):

@@ -224,6 +224,14 @@ class SynapseLayer:
         """C-order positions in the dense matrix of positions in the storage."""
         return positions if self.kernel is None else self.positions[positions]
 
+    def alive_targets(self, source):
+        """Columns of the alive synapses leaving input neuron ``source``."""
+        if self.kernel is None:
+            return np.flatnonzero(self.mask[source])
+        n_out = self.coef.shape[1]
+        rows, cols = np.divmod(self.positions, n_out)
+        return cols[(rows == source) & self.alive]
+
     def dense_alive(self):
         """The alive mask as a dense matrix (``mask`` itself when dense)."""
         if self.kernel is None:

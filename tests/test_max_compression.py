@@ -189,23 +189,68 @@ def _dense_layers(masks):
 
 
 def test_guard_lets_everything_go_while_outputs_stay_reachable():
-    from sklearn_bsp._base import _keep_outputs_reachable
+    from sklearn_bsp._guard import ReachabilityGuard
 
     masks = [np.ones((3, 2), dtype=bool), np.ones((2, 2), dtype=bool)]
     layers = _dense_layers(masks)
+    guard = ReachabilityGuard(layers)
     over = [np.array([0, 2, 4]), np.array([1])]  # input->neuron 0 gone, 0->1 gone
-    kept = _keep_outputs_reachable(layers, over)
+    kept = guard(over)
     assert [k.tolist() for k in kept] == [[0, 2, 4], [1]]
+    # Hidden neuron 0 lost its inputs: its synapses into the outputs no
+    # longer count (the pruned one is not subtracted twice), and both
+    # outputs keep a path through hidden neuron 1.
+    assert guard.reach[1].tolist() == [False, True]
+    assert guard.counts[0].tolist() == [0, 3]
+    assert guard.counts[1].tolist() == [1, 1]
+    assert guard.reach[2].tolist() == [True, True]
 
 
 def test_guard_vetoes_the_step_that_would_cut_an_output():
-    from sklearn_bsp._base import _keep_outputs_reachable
+    from sklearn_bsp._guard import ReachabilityGuard
 
     masks = [np.ones((2, 1), dtype=bool), np.ones((1, 2), dtype=bool)]
     layers = _dense_layers(masks)
     # Pruning both input synapses of the only hidden neuron cuts both outputs.
     over = [np.array([0, 1]), np.array([], dtype=np.intp)]
-    kept = _keep_outputs_reachable(layers, over)
+    kept = ReachabilityGuard(layers)(over)
     assert kept[0].size == 1  # one input synapse (the strongest) stays
     strongest = int(np.argmax(np.abs(layers[0].coef.ravel())))
     assert strongest not in kept[0]
+
+
+@pytest.mark.parametrize("compact", [False, True])
+@pytest.mark.parametrize("seed", range(5))
+def test_guard_counts_stay_equal_to_a_recount(compact, seed):
+    # Derived state: after any sequence of steps, the guard's counts and
+    # reachability equal those recounted from the masks.
+    from sklearn_bsp._guard import ReachabilityGuard
+    from sklearn_bsp._layers import CompactionPolicy
+
+    rng = np.random.default_rng(seed)
+    shapes = [(60, 40), (40, 30), (30, 3)]
+    masks = [rng.random(s) < 0.3 for s in shapes]
+    layers = _dense_layers(masks)
+    if compact:
+        policy = CompactionPolicy(
+            min_size=1, choose_kernel=lambda d, n, op: "sparse" if d < 0.5 else "dense"
+        )
+        for layer in layers:
+            layer.update_storage(policy, batch_size=200)
+            assert layer.is_compact
+    guard = ReachabilityGuard(layers)
+    for _ in range(8):
+        over = [
+            np.flatnonzero(layer.alive & (rng.random(layer.alive.shape) < 0.25))
+            for layer in layers
+        ]
+        allowed = guard(over)
+        for layer, positions in zip(layers, allowed):
+            layer.weights.flat[positions] = 0
+            layer.alive.flat[positions] = False
+        fresh = ReachabilityGuard(layers)
+        for a, b in zip(guard.counts, fresh.counts):
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(guard.reach, fresh.reach):
+            np.testing.assert_array_equal(a, b)
+        assert guard.reach[-1].all()
