@@ -880,7 +880,14 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         cached = self.__dict__.get("_inference")
         if cached is not None:
             kernels = cached.kernels_for(X, self._compaction_policy)
-            worth = any(k is not None for k in kernels) or cached.narrower
+            # Also for weights stored sparse (sparsify_coefs): the cached
+            # network holds them dense, and the check reads only the stored
+            # entries, where a sparse-by-sparse product would be slow.
+            worth = (
+                any(k is not None for k in kernels)
+                or cached.narrower
+                or any(sp.issparse(c) for c in self.coefs_)
+            )
             if worth and cached.matches(self.coefs_, self.intercepts_):
                 return cached.coefs, cached.intercepts, kernels
         return self.coefs_, self.intercepts_, None
