@@ -889,8 +889,8 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 or any(sp.issparse(c) for c in self.coefs_)
             )
             if worth and cached.matches(self.coefs_, self.intercepts_):
-                return cached.coefs, cached.intercepts, kernels
-        return self.coefs_, self.intercepts_, None
+                return cached.coefs, cached.intercepts, kernels, True
+        return self.coefs_, self.intercepts_, None, False
 
     def _refresh_inference(self):
         self._inference = InferenceNetwork(
@@ -900,9 +900,17 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _forward_pass_fast(self, X, check_input=True):
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        coefs, intercepts, kernels = self._inference_network(X)
+        coefs, intercepts, kernels, compacted = self._inference_network(X)
+        # The compacted network differs from the arrays in the order of its
+        # sums anyway; it also takes the faster logistic.
         return forward(
-            X, coefs, intercepts, self.activation, self.out_activation_, kernels
+            X,
+            coefs,
+            intercepts,
+            self.activation,
+            self.out_activation_,
+            kernels,
+            fast=compacted,
         )
 
     # ------------------------------------------------------------------

@@ -146,7 +146,24 @@ def _product(a, coef, layer):
     return np.asarray(product)
 
 
-def forward(X, coefs, intercepts, activation, out_activation, layers=None):
+def _logistic_tanh(X):
+    # 1 / (1 + exp(-x)) = (1 + tanh(x / 2)) / 2: NumPy's vectorised tanh makes
+    # this 3-5x faster than scipy's expit, and it differs from it by about one
+    # unit in the last place. Used for prediction through the compacted
+    # network only: training keeps expit, the operation scikit-learn uses, so
+    # that an unpruned fit reproduces MLPClassifier to the bit.
+    X *= 0.5
+    np.tanh(X, out=X)
+    X *= 0.5
+    X += 0.5
+
+
+# Hidden activations for prediction where speed matters more than matching
+# scikit-learn to the last bit.
+FAST_ACTIVATIONS = {**ACTIVATIONS, "logistic": _logistic_tanh}
+
+
+def forward(X, coefs, intercepts, activation, out_activation, layers=None, fast=False):
     """Compute the network's output for ``X`` (inference, no dropout).
 
     Parameters
@@ -162,13 +179,16 @@ def forward(X, coefs, intercepts, activation, out_activation, layers=None):
     layers : list of (SparseLayer or None), default=None
         Compact copies of the weight matrices to multiply with instead of
         ``coefs`` (same values, computed over alive synapses only).
+    fast : bool, default=False
+        Compute the hidden logistic activation as ``(1 + tanh(x / 2)) / 2``
+        (faster, within about one unit in the last place of ``expit``).
 
     Returns
     -------
     output : ndarray of shape (n_samples, n_outputs)
         The output layer's activations.
     """
-    hidden = ACTIVATIONS[activation]
+    hidden = (FAST_ACTIVATIONS if fast else ACTIVATIONS)[activation]
     last = len(coefs) - 1
     layers = layers or [None] * len(coefs)
     a = X

@@ -149,8 +149,9 @@ def test_prediction_never_changes_the_estimator(kind):
 
 def test_cache_is_reused_while_arrays_are_unchanged():
     est, _, X = _fitted("classifier", "compacted")
-    coefs, _, kernels = est._inference_network(X)
+    coefs, _, kernels, compacted = est._inference_network(X)
     assert coefs is est._inference.coefs and any(k is not None for k in kernels)
+    assert compacted
     est.coefs_[0][...] = est.coefs_[0]  # same values: still valid
     assert est._inference_network(X)[0] is est._inference.coefs
     est.coefs_[1][0, 0] += 1e-12
@@ -167,8 +168,9 @@ def test_no_check_where_the_cache_saves_nothing():
     X, y = make_classification(n_samples=200, n_features=30, random_state=0)
     est = BSPClassifier(pruning_rate=0, max_iter=5, random_state=0).fit(X, y)
     assert not est._inference.narrower
-    coefs, intercepts, kernels = est._inference_network(sp.csr_matrix(X))
+    coefs, intercepts, kernels, compacted = est._inference_network(sp.csr_matrix(X))
     assert coefs is est.coefs_ and intercepts is est.intercepts_ and kernels is None
+    assert not compacted
 
 
 @pytest.mark.parametrize("kind", ["classifier", "regressor"])

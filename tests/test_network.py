@@ -112,3 +112,18 @@ def test_dropout_gradient_matches_finite_differences_for_fixed_mask():
         down = net.backprop(X, y)[0]
         p[idx] = old
         assert coef_grads[0][idx] == pytest.approx((up - down) / (2 * eps), rel=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fast_logistic_is_within_an_ulp_of_expit(dtype):
+    from scipy.special import expit
+
+    from sklearn_bsp._network import FAST_ACTIVATIONS
+
+    x = np.linspace(-40, 40, 100_001).astype(dtype)
+    fast = x.copy()
+    FAST_ACTIVATIONS["logistic"](fast)
+    exact = expit(x)
+    assert fast.dtype == dtype
+    np.testing.assert_allclose(fast, exact, rtol=0, atol=2 * np.finfo(dtype).eps)
+    assert np.all((fast >= 0) & (fast <= 1))
