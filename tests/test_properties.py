@@ -134,6 +134,7 @@ def estimator_params(draw):
         pruning_unit=draw(st.sampled_from(["batch", "epoch"])),
         pruning_scope=draw(st.sampled_from(["layer", "network"])),
         dropout=draw(st.sampled_from([0.0, 0.2, 0.5])),
+        max_compression=draw(st.sampled_from([None, None, 0.3, 0.6, 0.9])),
     )
     if solver == "sgd":
         params["momentum"] = draw(st.sampled_from([0.0, 0.9]))
@@ -196,7 +197,11 @@ def check_invariants(clf, X, params, masks_before=None):
         assert np.all(counter >= 0)
         if isinstance(params["pruning_patience"], int):
             over_patience.append(mask & (counter > params["pruning_patience"]))
-    if any(o.any() for o in over_patience):
+    cap = params.get("max_compression")
+    capped = cap is not None and total - alive >= int(np.floor(cap * total))
+    # (Once max_compression is reached, the rule stops: counters may stay
+    # above the patience.)
+    if any(o.any() for o in over_patience) and not capped:
         # A counter that exceeds the patience is pruned at once, unless the
         # guard kept the synapse alive: then without those synapses some
         # output neuron would have no path from the input left.
@@ -205,6 +210,9 @@ def check_invariants(clf, X, params, masks_before=None):
         ).all()
     # The guard: every output neuron keeps a path from the input.
     assert _reachable_outputs(clf.coef_masks_).all()
+    # The cap is never exceeded.
+    if params.get("max_compression") is not None:
+        assert total - alive <= int(np.floor(params["max_compression"] * total))
     for coef, intercept in zip(clf.coefs_, clf.intercepts_):
         assert coef.dtype == intercept.dtype == X.dtype
 
