@@ -424,6 +424,11 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self._n_pruned = self._n_synapses - n_alive
         self.compression_ = self._n_pruned / self._n_synapses
 
+    def _update_compression(self):
+        """Recount the compression from ``coef_masks_``."""
+        alive = sum(int(np.count_nonzero(m)) for m in self.coef_masks_)
+        self._set_compression(alive)
+
     def _resolve_pruning(self, n_samples, incremental):
         # eq 1 and 2 need the size of the training set; partial_fit sees it
         # one chunk at a time, so the first chunk's size is kept.
@@ -435,7 +440,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             )
         else:
             self.pruning_rate_ = float(self.pruning_rate)
-        self._set_compression(sum(int(np.count_nonzero(m)) for m in self.coef_masks_))
+        self._update_compression()
         self.pruning_patience_ = self._current_patience()
         pruner = getattr(self, "_pruner", None)
         if (
@@ -635,7 +640,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         # arithmetic; make it exact.
         for coef, mask in zip(self.coefs_, self.coef_masks_):
             coef *= mask
-        self._set_compression(sum(int(np.count_nonzero(m)) for m in self.coef_masks_))
+        self._update_compression()
 
     def _fit_stochastic(self, X, y, sample_weight, incremental, first_pass):
         if not incremental or not hasattr(self, "_optimizer") or first_pass:
@@ -836,9 +841,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             self.pruning_counters_ = self._best_counters
             # The restored lists must not alias the next snapshot.
             self._snapshot_best()
-            self._set_compression(
-                sum(int(np.count_nonzero(m)) for m in self.coef_masks_)
-            )
+            self._update_compression()
 
     def _update_no_improvement_count(self, early_stopping, X, y, sample_weight):
         if early_stopping:

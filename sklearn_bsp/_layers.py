@@ -247,9 +247,3 @@ class SynapseLayer:
         coef = np.zeros(self.coef.shape, dtype=self.weights.dtype)
         coef.flat[self.positions] = self.weights
         return coef
-
-    def gather(self, dense):
-        """A dense per-synapse array in the current storage's layout."""
-        if self.kernel is None:
-            return dense
-        return dense.ravel()[self.positions]
