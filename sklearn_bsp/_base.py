@@ -36,7 +36,7 @@ from sklearn.utils.validation import (
 from ._callbacks import CallbackSupportMixin
 from ._guard import ReachabilityGuard
 from ._inference import InferenceNetwork
-from ._layers import CompactionPolicy, SynapseLayer
+from ._layers import CompactionPolicy, SynapseLayer, narrow_hidden_layers
 from ._network import MaskedNetwork, forward
 from ._optimizers import AdamOptimizer, SGDOptimizer
 from ._persistence import pack_state, unpack_state
@@ -490,6 +490,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         ]
         for layer in layers:
             layer.update_storage(self._compaction_policy, batch_size)
+        narrow_hidden_layers(layers, self._compaction_policy)
         return layers
 
     def _prune_step(self, layers, batch_size, guard):
@@ -516,6 +517,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 layer.prune(newly)
                 layer.update_storage(self._compaction_policy, batch_size)
         if any_pruned:
+            narrow_hidden_layers(layers, self._compaction_policy)
             self._set_compression(sum(layer.n_alive for layer in layers))
         return any_pruned
 

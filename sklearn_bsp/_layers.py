@@ -14,6 +14,15 @@ has made a layer sparse enough that the kernels of
 :class:`CompactionPolicy` says when), every array is gathered into the same
 compact 1-D order, the order of ``SparseLayer.data``; :meth:`SynapseLayer.sync`
 scatters the compact arrays back into the dense ones.
+
+Hidden neurons without an alive output take no part in the output, and their
+error is exactly 0: once enough of a layer's neurons are in that state,
+:func:`narrow_hidden_layers` takes them out of the products. The compact
+layers on either side are rebuilt over the remaining neurons (their *units*);
+the alive synapses into a removed neuron stay alive (the paper prunes them
+only when they are weak) but *dormant*: they are stored after the kernel's
+synapses, receive their exact gradient (the L2 term alone) and take part in
+the rule, without costing a product or an activation.
 """
 
 from dataclasses import dataclass
@@ -38,11 +47,16 @@ class CompactionPolicy:
     recompact_share : float, default=0.25
         A compact layer is rebuilt once this share of its stored synapses
         has been pruned since it was built.
+    narrow_share : float or None, default=0.1
+        Hidden neurons without alive outputs leave the products once this
+        share of a layer's computed neurons is in that state (the two compact
+        layers around it are rebuilt); None keeps every neuron.
     """
 
     min_size: int = 4096
     choose_kernel: object = choose_kernel
     recompact_share: float = 0.25
+    narrow_share: float | None = 0.1
 
     def compact_for_training(self, density, size, batch_size):
         """Whether a layer trains faster over its alive synapses.
@@ -106,10 +120,20 @@ class SynapseLayer:
         ``coef``, ``mask`` and ``counter`` themselves when dense; 1-D arrays
         of the stored synapses when compact.
     kernel : SparseLayer or None
-        The compact layer's kernels (``kernel.data`` *is* ``weights``);
-        None when dense.
+        The compact layer's kernels over its units (``kernel.data`` *is*
+        ``weights[:n_active]``); None when dense.
+    in_units, out_units : ndarray of intp or None
+        The input and output neurons the kernel computes, when hidden
+        neurons have been taken out (see :func:`narrow_hidden_layers`);
+        None means all of them.
+    n_active : int
+        Number of stored synapses the kernel multiplies with; the stored
+        synapses after them are dormant (their output neuron is not
+        computed).
     n_alive : int
         Number of alive synapses.
+    row_alive : ndarray of intp of shape (n_in,)
+        Number of alive synapses leaving each input neuron.
     """
 
     def __init__(self, coef, mask, counter, slots, compactable=True):
@@ -119,12 +143,15 @@ class SynapseLayer:
         self.slots = slots
         self.compactable = compactable
         self.n_alive = int(np.count_nonzero(mask))
+        self.row_alive = np.count_nonzero(mask, axis=1)
+        self.in_units = self.out_units = None
         self._use_dense()
 
     def _use_dense(self):
         self.weights, self.alive, self.counts = self.coef, self.mask, self.counter
         self.kernel = None
         self.positions = None
+        self.n_active = self.mask.size
         self._n_stored_dead = self.mask.size - self.n_alive
 
     @property
@@ -159,6 +186,11 @@ class SynapseLayer:
             array[newly] = 0
         self.n_alive -= n_newly
         self._n_stored_dead += n_newly
+        if self.kernel is None:
+            self.row_alive -= np.count_nonzero(newly, axis=1)
+        else:
+            sources = self.positions[newly] // self.coef.shape[1]
+            self.row_alive -= np.bincount(sources, minlength=len(self.row_alive))
 
     def update_storage(self, policy, batch_size):
         """Compact, re-compact or keep the storage, by ``policy``.
@@ -188,10 +220,46 @@ class SynapseLayer:
             return True
         return False
 
+    def set_units(self, in_units, out_units):
+        """Compute only these input and output neurons, in compact storage.
+
+        Parameters
+        ----------
+        in_units, out_units : ndarray of intp or None
+            Increasing neuron indices; None means all. Every alive synapse
+            must leave one of ``in_units`` (a neuron left out has no alive
+            output); alive synapses into neurons outside ``out_units``
+            become dormant.
+        """
+        self.in_units, self.out_units = in_units, out_units
+        self.expand()
+        self._compact()
+
     def _compact(self):
-        self.kernel = SparseLayer.from_dense(self.coef, self.mask)
-        self.positions = synapse_positions(self.kernel)
-        self.weights = self.kernel.data
+        if self.in_units is None and self.out_units is None:
+            self.kernel = SparseLayer.from_dense(self.coef, self.mask)
+            self.positions = synapse_positions(self.kernel)
+            self.weights = self.kernel.data
+            self.n_active = len(self.weights)
+        else:
+            n_in, n_out = self.coef.shape
+            rows = np.arange(n_in) if self.in_units is None else self.in_units
+            cols = np.arange(n_out) if self.out_units is None else self.out_units
+            block = np.ix_(rows, cols)
+            kernel = SparseLayer.from_dense(self.coef[block], self.mask[block])
+            kernel_cols = np.repeat(kernel.cols, np.diff(kernel.indptr))
+            active = (
+                rows[kernel.rows[kernel.indices]].astype(np.intp) * n_out
+                + cols[kernel_cols]
+            )
+            dormant = self.mask.copy().ravel()
+            dormant[active] = False
+            self.positions = np.concatenate([active, np.flatnonzero(dormant)])
+            self.weights = self.coef.ravel()[self.positions]
+            self.n_active = len(active)
+            # The kernel multiplies the active head of the storage in place.
+            kernel.data = self.weights[: self.n_active]
+            self.kernel = kernel
         self.alive = np.ones(self.weights.shape, dtype=bool)
         self.counts = self.counter.ravel()[self.positions]
         for name, array in self.slots.items():
@@ -247,3 +315,44 @@ class SynapseLayer:
         coef = np.zeros(self.coef.shape, dtype=self.weights.dtype)
         coef.flat[self.positions] = self.weights
         return coef
+
+
+def narrow_hidden_layers(layers, policy):
+    """Take hidden neurons without alive outputs out of the products.
+
+    A hidden neuron whose outgoing synapses are all pruned has no effect on
+    the output, and the error back-propagated to it is exactly 0. Once
+    ``policy.narrow_share`` of the neurons a hidden layer still computes are
+    in that state, the compact layers on both sides are rebuilt over the
+    others (the layer after it is compacted whatever its size). Pruning is
+    permanent, so a removed neuron never comes back; a neuron that dies
+    after the rebuild is computed (uselessly, and exactly) until the next.
+
+    Parameters
+    ----------
+    layers : list of SynapseLayer
+        The network's weight matrices, input side first.
+    policy : CompactionPolicy
+        Gives ``narrow_share``.
+
+    Returns
+    -------
+    changed : bool
+        Whether any layer was rebuilt.
+    """
+    if policy.narrow_share is None:
+        return False
+    changed = False
+    for into, out_of in zip(layers[:-1], layers[1:]):
+        if not (into.is_compact and out_of.compactable):
+            continue
+        n_computed = (
+            into.coef.shape[1] if into.out_units is None else len(into.out_units)
+        )
+        live = np.flatnonzero(out_of.row_alive)
+        if len(live) == 0 or n_computed - len(live) < policy.narrow_share * n_computed:
+            continue
+        into.set_units(into.in_units, live)
+        out_of.set_units(live, out_of.out_units)
+        changed = True
+    return changed

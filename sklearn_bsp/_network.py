@@ -268,11 +268,15 @@ class MaskedNetwork:
         raw = [None] * len(self.layers)
         for i, (layer, intercept) in enumerate(zip(self.layers, self.intercepts)):
             a = _product(activations[i], layer.weights, layer.kernel)
-            a += intercept
+            units = layer.out_units
+            a += intercept if units is None else intercept[units]
             if i != last:
                 hidden(a)
                 if self.dropout > 0:
-                    keep = self.rng.random(a.shape) >= self.dropout
+                    # Drawn for every neuron, so that the stream of random
+                    # numbers does not depend on which neurons are computed.
+                    keep = self.rng.random((a.shape[0], len(intercept)))
+                    keep = (keep if units is None else keep[:, units]) >= self.dropout
                     scales[i] = keep.astype(a.dtype) / a.dtype.type(1 - self.dropout)
                     raw[i] = a.copy()
                     a *= scales[i]
@@ -321,7 +325,7 @@ class MaskedNetwork:
         derivative = DERIVATIVES[self.activation]
         for i in range(n_layers - 1, -1, -1):
             coef_grads[i] = self._coef_grad(i, activations[i], delta, sw_sum)
-            intercept_grads[i] = np.sum(delta, axis=0) / sw_sum
+            intercept_grads[i] = self._intercept_grad(i, delta, sw_sum)
             if i == 0:
                 break
             layer = self.layers[i]
@@ -336,10 +340,26 @@ class MaskedNetwork:
                 derivative(activations[i], delta)
         return loss, coef_grads, intercept_grads
 
+    def _intercept_grad(self, i, delta, sw_sum):
+        grad = np.sum(delta, axis=0) / sw_sum
+        units = self.layers[i].out_units
+        if units is None:
+            return grad
+        # The error of a neuron that is not computed is exactly 0.
+        full = np.zeros(len(self.intercepts[i]), dtype=grad.dtype)
+        full[units] = grad
+        return full
+
     def _coef_grad(self, i, a, delta, sw_sum):
         layer = self.layers[i]
         if layer.kernel is not None:
             grad = layer.kernel.sampled_grad(a, delta)
+            if layer.n_active < len(layer.weights):
+                # Dormant synapses feed a neuron whose error is exactly 0:
+                # only the L2 term below moves them.
+                grad = np.concatenate(
+                    [grad, np.zeros(len(layer.weights) - layer.n_active, grad.dtype)]
+                )
         else:
             grad = safe_sparse_dot(a.T, delta)
         grad += self.alpha * layer.weights

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_classification, make_regression
 
+import sklearn_bsp._base
 from sklearn_bsp import BSPClassifier, BSPRegressor
 from sklearn_bsp._inference import remove_dead_neurons
-from sklearn_bsp._layers import CompactionPolicy, SynapseLayer
-from sklearn_bsp._network import forward
+from sklearn_bsp._layers import CompactionPolicy, SynapseLayer, narrow_hidden_layers
+from sklearn_bsp._network import MaskedNetwork, forward
 from sklearn_bsp._optimizers import AdamOptimizer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -190,6 +191,189 @@ def test_recompaction_after_enough_pruning():
     assert layer.update_storage(COMPACTING, batch_size=200)
     assert len(layer.weights) == stored - stored // 2 == layer.n_alive
     assert layer.grad_mask is None
+
+
+def _always_sparse(density, n_samples=200, op="forward", compiled=None):
+    return "sparse" if n_samples >= 16 else "dense"
+
+
+# Every layer compact from the start: taking dead neurons out of the products
+# then changes nothing in the arithmetic, so training must be bit-equal.
+ALWAYS = CompactionPolicy(min_size=0, choose_kernel=_always_sparse)
+ALWAYS_WIDE = CompactionPolicy(
+    min_size=0, choose_kernel=_always_sparse, narrow_share=None
+)
+
+
+class NarrowingClassifier(BSPClassifier):
+    _compaction_policy = ALWAYS
+
+
+class WideClassifier(BSPClassifier):
+    _compaction_policy = ALWAYS_WIDE
+
+
+class NarrowingRegressor(BSPRegressor):
+    _compaction_policy = ALWAYS
+
+
+class WideRegressor(BSPRegressor):
+    _compaction_policy = ALWAYS_WIDE
+
+
+@pytest.fixture
+def narrowings(monkeypatch):
+    """Record how many layers each call of narrow_hidden_layers rebuilt."""
+    calls = []
+
+    def spy(layers, policy):
+        before = [(layer.in_units, layer.out_units) for layer in layers]
+        changed = narrow_hidden_layers(layers, policy)
+        after = [(layer.in_units, layer.out_units) for layer in layers]
+        moved = any(a is not b for pair in zip(before, after) for a, b in zip(*pair))
+        calls.append((changed, moved))
+        return changed
+
+    monkeypatch.setattr(sklearn_bsp._base, "narrow_hidden_layers", spy)
+    return calls
+
+
+def _assert_bit_equal(a, b):
+    for name in ("coefs_", "intercepts_", "coef_masks_", "pruning_counters_"):
+        for p, q in zip(getattr(a, name), getattr(b, name)):
+            np.testing.assert_array_equal(p, q, err_msg=name)
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+@pytest.mark.parametrize("hidden", [(96, 64), (200,)])
+def test_training_without_dead_neurons_is_bit_equal(
+    data, narrowings, solver, dropout, hidden
+):
+    X, y = data
+    kwargs = dict(PARAMS, solver=solver, dropout=dropout, hidden_layer_sizes=hidden)
+    narrow = NarrowingClassifier(**kwargs).fit(X, y)
+    assert any(changed for changed, _ in narrowings)
+    assert all(changed == moved for changed, moved in narrowings)
+    wide = WideClassifier(**kwargs).fit(X, y)
+    _assert_bit_equal(narrow, wide)
+    # Dead neurons really were there to take out.
+    assert not narrow.coef_masks_[-1].any(axis=1).all()
+
+
+def test_regressor_training_without_dead_neurons_is_bit_equal(narrowings):
+    X, y = make_regression(n_samples=400, n_features=60, n_targets=2, random_state=0)
+    X, y = X.astype(np.float32), (y / y.std()).astype(np.float32)
+    kwargs = dict(PARAMS, solver="sgd", learning_rate_init=0.01, max_iter=12)
+    narrow = NarrowingRegressor(**kwargs).fit(X, y)
+    assert any(changed for changed, _ in narrowings)
+    _assert_bit_equal(narrow, WideRegressor(**kwargs).fit(X, y))
+
+
+def test_partial_fit_without_dead_neurons_is_bit_equal(data):
+    X, y = data
+    kwargs = dict(PARAMS, solver="sgd", shuffle=False)
+    narrow, wide = NarrowingClassifier(**kwargs), WideClassifier(**kwargs)
+    for _ in range(9):
+        narrow.partial_fit(X, y, classes=np.unique(y))
+        wide.partial_fit(X, y, classes=np.unique(y))
+    _assert_bit_equal(narrow, wide)
+
+
+def _layered_network(rng, dead):
+    """Two compact layers, 30 -> 20 -> 4, hidden neurons ``dead`` without outputs."""
+    shapes = [(30, 20), (20, 4)]
+    masks = [rng.random(s) < 0.6 for s in shapes]
+    masks[1][dead] = False
+    coefs = [rng.normal(size=s) * m for s, m in zip(shapes, masks)]
+    counters = [
+        rng.integers(0, 3, size=s).astype(np.int32) * m for s, m in zip(shapes, masks)
+    ]
+    slots = [{"velocity": rng.normal(size=s) * m} for s, m in zip(shapes, masks)]
+    layers = [
+        SynapseLayer(c, m, k, v) for c, m, k, v in zip(coefs, masks, counters, slots)
+    ]
+    slots = [{"velocity": s["velocity"].copy()} for s in slots]  # dense copies
+    for layer in layers:
+        layer.update_storage(ALWAYS, batch_size=200)
+    return layers, coefs, masks, counters, slots
+
+
+def test_narrowed_layers_store_dormant_synapses_after_the_kernel():
+    rng = np.random.default_rng(4)
+    dead = [2, 5, 11]
+    layers, coefs, masks, counters, slots = _layered_network(rng, dead)
+    assert narrow_hidden_layers(layers, ALWAYS)
+    into, out_of = layers
+    live = np.setdiff1d(np.arange(20), dead)
+    np.testing.assert_array_equal(into.out_units, live)
+    np.testing.assert_array_equal(out_of.in_units, live)
+    assert into.kernel.shape == (30, 17) and out_of.kernel.shape == (17, 4)
+    # The kernel multiplies the head of the storage in place.
+    assert np.shares_memory(into.kernel.data, into.weights)
+    assert into.n_active == masks[0][:, live].sum()
+    assert len(into.weights) == masks[0].sum()  # dormant synapses stay alive
+    into_dead = np.zeros_like(masks[0])
+    into_dead[:, dead] = masks[0][:, dead]
+    np.testing.assert_array_equal(
+        np.sort(into.positions[into.n_active :]), np.flatnonzero(into_dead)
+    )
+    # Updates of dormant synapses, counters and slots reach the dense arrays.
+    expected = coefs[0].copy()
+    expected[masks[0]] *= 2
+    into.weights *= 2
+    into.sync()
+    np.testing.assert_array_equal(coefs[0], expected)
+    into.expand()
+    np.testing.assert_array_equal(into.slots["velocity"], slots[0]["velocity"])
+    assert into.out_units is not None  # the units stay until the layer is rebuilt
+
+
+def test_narrowed_network_gives_the_wide_gradients():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(40, 30))
+    y = np.eye(4)[rng.integers(0, 4, size=40)]
+    results = []
+    for narrow in (False, True):
+        layers, *_ = _layered_network(np.random.default_rng(6), dead=[0, 7, 8, 19])
+        if narrow:
+            assert narrow_hidden_layers(layers, ALWAYS)
+        intercepts = [np.random.default_rng(7).normal(size=n) for n in (20, 4)]
+        network = MaskedNetwork(layers, intercepts, "logistic", "softmax", alpha=0.01)
+        loss, coef_grads, intercept_grads = network.backprop(X, y)
+        dense_grads = []
+        for layer, grad in zip(layers, coef_grads):
+            full = np.zeros(layer.coef.shape)
+            full.flat[layer.positions] = grad
+            dense_grads.append(full)
+        results.append((loss, dense_grads, intercept_grads))
+    (loss_w, coef_w, int_w), (loss_n, coef_n, int_n) = results
+    assert loss_n == pytest.approx(loss_w, rel=1e-12)
+    for a, b in zip(coef_w + int_w, coef_n + int_n):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_pruning_keeps_row_counts_in_both_storages():
+    rng = np.random.default_rng(8)
+    layers, _, masks, *_ = _layered_network(rng, dead=[1])
+    narrow_hidden_layers(layers, CompactionPolicy(min_size=0, narrow_share=0.0))
+    for layer, mask in zip(layers, masks):
+        newly = rng.random(layer.weights.shape) < 0.3
+        layer.weights[newly] = 0
+        layer.alive[newly] = False
+        layer.prune(newly)
+        layer.sync()
+        np.testing.assert_array_equal(layer.row_alive, mask.sum(axis=1))
+    dense = SynapseLayer(
+        np.ones((5, 4)), np.ones((5, 4), bool), np.zeros((5, 4), np.int32), {}
+    )
+    newly = np.zeros((5, 4), bool)
+    newly[2] = True
+    dense.weights[newly] = 0
+    dense.alive[newly] = False
+    dense.prune(newly)
+    np.testing.assert_array_equal(dense.row_alive, [4, 4, 0, 4, 4])
 
 
 @pytest.mark.parametrize("activation", ["relu", "logistic", "tanh", "identity"])
