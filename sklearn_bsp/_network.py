@@ -261,7 +261,6 @@ class MaskedNetwork:
         with dropout, the per-layer scale applied to the hidden units plus
         the hidden outputs before that scale (the derivatives need them).
         """
-        hidden = ACTIVATIONS[self.activation]
         last = len(self.layers) - 1
         activations = [X]
         scales = [None] * len(self.layers)
@@ -271,7 +270,12 @@ class MaskedNetwork:
             units = layer.out_units
             a += intercept if units is None else intercept[units]
             if i != last:
-                hidden(a)
+                # Behind a compact layer the sums already differ from the
+                # dense product's in the last bits (another order), so the
+                # faster logistic costs no further agreement with
+                # scikit-learn; a dense layer keeps its exact operation.
+                table = ACTIVATIONS if layer.kernel is None else FAST_ACTIVATIONS
+                table[self.activation](a)
                 if self.dropout > 0:
                     # Drawn for every neuron, so that the stream of random
                     # numbers does not depend on which neurons are computed.
