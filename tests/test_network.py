@@ -127,3 +127,35 @@ def test_fast_logistic_is_within_an_ulp_of_expit(dtype):
     assert fast.dtype == dtype
     np.testing.assert_allclose(fast, exact, rtol=0, atol=2 * np.finfo(dtype).eps)
     assert np.all((fast >= 0) & (fast <= 1))
+
+
+def test_fast_forward_in_row_blocks_equals_one_block():
+    # Many rows go through the network in blocks; each row's result must not
+    # depend on it, through the kernels or the dense product.
+    from sklearn_bsp._network import ROW_BLOCK
+    from sklearn_bsp._sparse import SparseLayer
+
+    rng = np.random.default_rng(0)
+    n = 2 * ROW_BLOCK + 37
+    X = rng.normal(size=(n, 30)).astype(np.float32)
+    masks = [rng.random((30, 20)) < 0.2, np.ones((20, 4), dtype=bool)]
+    coefs = [(rng.normal(size=m.shape) * m).astype(np.float32) for m in masks]
+    intercepts = [rng.normal(size=m.shape[1]).astype(np.float32) for m in masks]
+    kernels = [SparseLayer.from_dense(coefs[0], masks[0]), None]
+    blocked = forward(X, coefs, intercepts, "logistic", "softmax", kernels, fast=True)
+    rows = np.vstack(
+        [
+            forward(
+                X[i : i + 1],
+                coefs,
+                intercepts,
+                "logistic",
+                "softmax",
+                kernels,
+                fast=True,
+            )
+            for i in range(0, n, 97)
+        ]
+    )
+    assert blocked.shape == (n, 4)
+    np.testing.assert_allclose(blocked[::97], rows, rtol=1e-6, atol=1e-7)
