@@ -36,7 +36,12 @@ from sklearn.utils.validation import (
 from ._callbacks import CallbackSupportMixin
 from ._guard import ReachabilityGuard
 from ._inference import InferenceNetwork
-from ._layers import CompactionPolicy, SynapseLayer, narrow_hidden_layers
+from ._layers import (
+    NARROW_COUNTER_LIMIT,
+    CompactionPolicy,
+    SynapseLayer,
+    narrow_hidden_layers,
+)
 from ._network import MaskedNetwork, forward
 from ._optimizers import AdamOptimizer, SGDOptimizer
 from ._persistence import pack_state, unpack_state
@@ -57,6 +62,8 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     # A class attribute, so a subclass (or a test) can pass another policy
     # without touching module state.
     _compaction_policy = CompactionPolicy()
+    # Counts up to this many steps are kept in uint16 while training.
+    _narrow_counter_limit = NARROW_COUNTER_LIMIT
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": [
@@ -471,15 +478,23 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         """The weight matrices' training state, each in its best storage.
 
         ``batch_size=None`` keeps every layer dense (L-BFGS works on the
-        dense arrays).
+        dense arrays) with int32 counters; otherwise the rule's counters are
+        uint16 while the patience allows (see :meth:`_prune_step`).
         """
         # The kernels multiply dense input: with a sparse X the first layer
         # keeps scipy.sparse's product.
         compactable = [not sp.issparse(X)] + [True] * (len(self.coefs_) - 1)
         if batch_size is None:
             compactable = [False] * len(self.coefs_)
+        narrow = (
+            batch_size is not None
+            and self.pruning_rate_ > 0
+            and self._current_patience() < self._narrow_counter_limit
+        )
         layers = [
-            SynapseLayer(coef, mask, counter, slot, compactable=ok)
+            SynapseLayer(
+                coef, mask, counter, slot, compactable=ok, narrow_counters=narrow
+            )
             for coef, mask, counter, slot, ok in zip(
                 self.coefs_,
                 self.coef_masks_,
@@ -502,6 +517,13 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 # max_compression reached: the rule is over for this fit.
                 return False
         self.pruning_patience_ = self._current_patience()
+        limit = self._narrow_counter_limit
+        if self.pruning_patience_ >= limit:
+            # Counts may now grow past what uint16 counters hold.
+            for layer in layers:
+                layer.widen_counters()
+        if guard is not None:
+            guard.vetoed = None  # set again if the guard is called
         pruned = self._pruner.step(
             [layer.weights for layer in layers],
             [layer.alive for layer in layers],
@@ -510,6 +532,14 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             max_pruned=room,
             guard=guard,
         )
+        if guard is not None and guard.vetoed is not None:
+            # The only counts that run past the patience: synapses the guard
+            # keeps alive although they are over it.
+            for layer, vetoed in zip(layers, guard.vetoed):
+                if vetoed.size and layer.counts.ravel()[vetoed].max() >= limit - 1:
+                    for each in layers:
+                        each.widen_counters()
+                    break
         any_pruned = False
         for layer, newly in zip(layers, pruned):
             if newly is not None:

@@ -30,6 +30,9 @@ class ReachabilityGuard:
 
     def __init__(self, layers):
         self.layers = layers
+        #: Per layer, storage positions of the synapses the last call kept
+        #: alive (their counters run on), or None when it kept none.
+        self.vetoed = None
         reach = np.ones(layers[0].coef.shape[0], dtype=bool)
         self.reach = [reach]
         self.counts = []
@@ -73,15 +76,18 @@ class ReachabilityGuard:
             ``over`` itself when every output stays reachable; otherwise
             ``over`` without the synapses of one path into every output.
         """
+        self.vetoed = None
         counts, reach = self._simulate(over)
         if not reach[-1].all():
             masks = [layer.dense_alive() for layer in self.layers]
             weights = [layer.dense_weights() for layer in self.layers]
             paths = output_paths(weights, masks)
-            over = [
-                positions[~path.flat[layer.dense_positions(positions)]]
+            on_path = [
+                path.flat[layer.dense_positions(positions)]
                 for positions, path, layer in zip(over, paths, self.layers)
             ]
+            self.vetoed = [p[keep] for p, keep in zip(over, on_path)]
+            over = [p[~keep] for p, keep in zip(over, on_path)]
             counts, reach = self._simulate(over)
         self.counts, self.reach = counts, reach
         return over

@@ -31,6 +31,10 @@ import numpy as np
 
 from ._sparse import SparseLayer, choose_kernel
 
+#: Largest count a layer keeps in uint16 counters; the caller widens them to
+#: int32 before a count could pass it (far below uint16's 65,535).
+NARROW_COUNTER_LIMIT = 60_000
+
 
 @dataclass(frozen=True)
 class CompactionPolicy:
@@ -112,6 +116,11 @@ class SynapseLayer:
     compactable : bool, default=True
         Whether the layer may be stored compactly (not the first layer when
         the input is a scipy.sparse matrix).
+    narrow_counters : bool, default=False
+        Keep the counters the rule works on as uint16 (``counter`` stays the
+        int32 array that :meth:`sync` writes back to): two bytes less to
+        read and write per synapse and step. Every count must stay below
+        :data:`NARROW_COUNTER_LIMIT`; :meth:`widen_counters` returns to int32.
 
     Attributes
     ----------
@@ -136,19 +145,28 @@ class SynapseLayer:
         Number of alive synapses leaving each input neuron.
     """
 
-    def __init__(self, coef, mask, counter, slots, compactable=True):
+    def __init__(
+        self, coef, mask, counter, slots, compactable=True, narrow_counters=False
+    ):
         self.coef = coef
         self.mask = mask
         self.counter = counter
         self.slots = slots
         self.compactable = compactable
+        # Counts carried over (partial_fit, warm_start) must fit as well.
+        self.narrow_counters = narrow_counters and not (
+            counter.size and counter.max() >= NARROW_COUNTER_LIMIT
+        )
         self.n_alive = int(np.count_nonzero(mask))
         self.row_alive = np.count_nonzero(mask, axis=1)
         self.in_units = self.out_units = None
         self._use_dense()
 
     def _use_dense(self):
-        self.weights, self.alive, self.counts = self.coef, self.mask, self.counter
+        self.weights, self.alive = self.coef, self.mask
+        self.counts = (
+            self.counter.astype(np.uint16) if self.narrow_counters else self.counter
+        )
         self.kernel = None
         self.positions = None
         self.n_active = self.mask.size
@@ -236,6 +254,7 @@ class SynapseLayer:
         self._compact()
 
     def _compact(self):
+        self.sync()  # narrow dense counters are a copy
         if self.in_units is None and self.out_units is None:
             self.kernel = SparseLayer.from_dense(self.coef, self.mask)
             self.positions = synapse_positions(self.kernel)
@@ -262,6 +281,8 @@ class SynapseLayer:
             self.kernel = kernel
         self.alive = np.ones(self.weights.shape, dtype=bool)
         self.counts = self.counter.ravel()[self.positions]
+        if self.narrow_counters:
+            self.counts = self.counts.astype(np.uint16)
         for name, array in self.slots.items():
             self.slots[name] = array.ravel()[self.positions]
         self._n_stored_dead = 0
@@ -271,11 +292,24 @@ class SynapseLayer:
         dense.ravel()[self.positions] = compact
 
     def sync(self):
-        """Write a compact layer's weights, mask and counters to the dense arrays."""
+        """Write the weights, mask and counters of the storage to the dense arrays."""
         if self.kernel is not None:
             self._scatter(self.weights, self.coef)
             self._scatter(self.alive, self.mask)
             self._scatter(self.counts, self.counter)
+        elif self.counts is not self.counter:
+            self.counter[...] = self.counts
+
+    def widen_counters(self):
+        """Keep the rule's counters as int32 from now on (exact: no count is lost)."""
+        if not self.narrow_counters:
+            return
+        self.sync()
+        self.narrow_counters = False
+        if self.kernel is None:
+            self.counts = self.counter
+        else:
+            self.counts = self.counter.ravel()[self.positions]
 
     def expand(self):
         """Return to dense storage, optimizer slots included."""

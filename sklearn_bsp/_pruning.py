@@ -58,7 +58,7 @@ def _kernel_accepts(weights, masks, counters, protected):
         if not (
             w.dtype == dtype
             and m.dtype == np.bool_
-            and c.dtype == np.int32
+            and c.dtype in (np.int32, np.uint16)
             and w.shape == m.shape == c.shape
             and w.flags.c_contiguous
             and m.flags.c_contiguous
@@ -296,7 +296,8 @@ class SynapticPruner:
         masks : list of ndarray of bool
             True where a synapse is alive; newly pruned entries become False.
         counters : list of ndarray of int
-            Consecutive-candidate counters, one per synapse.
+            Consecutive-candidate counters, one per synapse (int32, or uint16
+            while every count stays below 65,535).
         patience : float
             A synapse whose counter exceeds this value is pruned; >= 0.
         max_pruned : int or None, default=None

@@ -415,3 +415,102 @@ def test_prediction_with_every_hidden_neuron_dead():
     # Every sample gets the same output, from the biases alone.
     np.testing.assert_allclose(proba, np.repeat(proba[:1], len(X), axis=0))
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+class Int32Classifier(BSPClassifier):
+    _narrow_counter_limit = 0  # never uint16 counters
+
+
+class Int32CompactingClassifier(CompactingClassifier):
+    _narrow_counter_limit = 0
+
+
+class TinyLimitClassifier(BSPClassifier):
+    _narrow_counter_limit = 7  # widened as soon as a count could pass 6
+
+
+@pytest.fixture
+def widenings(monkeypatch):
+    calls = []
+    widen = SynapseLayer.widen_counters
+
+    def spy(self):
+        calls.append(self.narrow_counters)
+        return widen(self)
+
+    monkeypatch.setattr(SynapseLayer, "widen_counters", spy)
+    return calls
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_uint16_counters_train_like_int32(data, solver):
+    X, y = data
+    kwargs = dict(PARAMS, solver=solver, pruning_patience=3)
+    narrow = CompactingClassifier(**kwargs).fit(X, y)
+    wide = Int32CompactingClassifier(**kwargs).fit(X, y)
+    _assert_bit_equal(narrow, wide)
+    for counter in narrow.pruning_counters_:
+        assert counter.dtype == np.int32
+
+
+class _GrowingPatience:
+    # The "auto" patience grows with the pruned count; a steeper stand-in
+    # crosses the tiny limit within a short fit.
+    def _current_patience(self):
+        return 3.0 if self._n_pruned < 0.3 * self._n_synapses else 9.0
+
+
+class GrowingTinyLimit(_GrowingPatience, TinyLimitClassifier):
+    pass
+
+
+class GrowingInt32(_GrowingPatience, Int32Classifier):
+    pass
+
+
+def test_counters_widen_when_the_patience_grows(data, widenings):
+    X, y = data
+    kwargs = dict(PARAMS, max_iter=12)
+    narrow = GrowingTinyLimit(**kwargs).fit(X, y)
+    assert True in widenings  # started uint16 (3 < 7), widened (9 >= 7)
+    assert narrow.compression_ > 0.3
+    _assert_bit_equal(narrow, GrowingInt32(**kwargs).fit(X, y))
+    widenings.clear()
+    TinyLimitClassifier(**dict(kwargs, pruning_patience=8)).fit(X, y)
+    assert True not in widenings  # patience 8 >= 7: int32 from the start
+
+
+def test_counters_widen_before_a_vetoed_count_could_overflow(widenings):
+    # Pruning hard enough that the guard keeps over-patience synapses alive;
+    # their counts run on and must make the layers widen, exactly.
+    X, y = make_classification(n_samples=300, n_features=10, random_state=0)
+    X = X.astype(np.float32)
+    kwargs = dict(
+        hidden_layer_sizes=(3,),
+        pruning_rate=0.5,
+        pruning_patience=1,
+        max_iter=30,
+        random_state=0,
+    )
+    with pytest.warns(UserWarning, match="almost nothing alive"):
+        tiny = TinyLimitClassifier(**kwargs).fit(X, y)
+    assert True in widenings  # a narrow layer was widened
+    with pytest.warns(UserWarning, match="almost nothing alive"):
+        wide = Int32Classifier(**kwargs).fit(X, y)
+    _assert_bit_equal(tiny, wide)
+    assert max(c.max() for c in wide.pruning_counters_) > 7
+
+
+def test_layer_keeps_int32_counters_for_large_carried_over_counts():
+    from sklearn_bsp._layers import NARROW_COUNTER_LIMIT
+
+    counter = np.zeros((4, 3), dtype=np.int32)
+    mask = np.ones((4, 3), dtype=bool)
+    layer = SynapseLayer(np.ones((4, 3)), mask, counter, {}, narrow_counters=True)
+    assert layer.counts.dtype == np.uint16
+    layer.counts += 5
+    layer.sync()
+    np.testing.assert_array_equal(counter, 5)
+    counter[0, 0] = NARROW_COUNTER_LIMIT
+    layer = SynapseLayer(np.ones((4, 3)), mask, counter, {}, narrow_counters=True)
+    assert layer.counts is counter

@@ -224,3 +224,38 @@ def test_output_paths_connect_every_reachable_output(seed):
         on_path = (p & on_path[:, None]).any(axis=0)
     np.testing.assert_array_equal(on_path, reach)
     np.testing.assert_array_equal(paths[-1].any(axis=0), reach)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("scope", ["layer", "network"])
+@pytest.mark.parametrize("protect", [False, True])
+def test_uint16_counters_step_like_int32(seed, scope, protect):
+    # Training keeps the rule's counters in uint16 while counts are small:
+    # every step must give the same masks, weights and counts as int32.
+    rng = np.random.default_rng(seed)
+    shapes = SHAPES["mlp"]
+    wide = _initial_state(rng, shapes, np.float32, "partly_pruned")
+    narrow = _copy(wide)
+    narrow[2] = [c.astype(np.uint16) for c in narrow[2]]
+    pruner_w = SynapticPruner(0.3, scope=scope)
+    pruner_n = SynapticPruner(0.3, scope=scope)
+    for _ in range(20):
+        noise = [np.round(rng.normal(size=s), 1) * 0.05 for s in shapes]
+        protected = [rng.random(s) < 0.3 for s in shapes] if protect else None
+        for st in (wide, narrow):
+            for w, m, d in zip(st[0], st[1], noise):
+                w += d.astype(np.float32)
+                w *= m
+        p_w = pruner_w.step(*wide, 2, protected=protected)
+        p_n = pruner_n.step(*narrow, 2, protected=protected)
+        assert _pruning._kernel_accepts(*narrow, protected or [None] * len(shapes))
+        _assert_same(wide[0] + wide[1], narrow[0] + narrow[1])
+        for c_w, c_n in zip(wide[2], narrow[2]):
+            assert c_n.dtype == np.uint16
+            np.testing.assert_array_equal(c_w, c_n)
+        _assert_same_pruned(p_w, p_n)
+    # The reference path takes uint16 counters too.
+    ref = _copy(narrow)
+    pruner_n._numpy_step(*ref, 2, None, [None] * len(shapes))
+    pruner_n.step(*narrow, 2)
+    _assert_same(narrow[0] + narrow[1] + narrow[2], ref[0] + ref[1] + ref[2])
