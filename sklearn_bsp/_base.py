@@ -505,7 +505,8 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         ]
         for layer in layers:
             layer.update_storage(self._compaction_policy, batch_size)
-        narrow_hidden_layers(layers, self._compaction_policy)
+        if batch_size is not None:
+            narrow_hidden_layers(layers, self._compaction_policy, batch_size)
         return layers
 
     def _prune_step(self, layers, batch_size, guard):
@@ -547,7 +548,8 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 layer.prune(newly)
                 layer.update_storage(self._compaction_policy, batch_size)
         if any_pruned:
-            narrow_hidden_layers(layers, self._compaction_policy)
+            if batch_size is not None:
+                narrow_hidden_layers(layers, self._compaction_policy, batch_size)
             self._set_compression(sum(layer.n_alive for layer in layers))
         return any_pruned
 

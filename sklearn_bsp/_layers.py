@@ -351,23 +351,27 @@ class SynapseLayer:
         return coef
 
 
-def narrow_hidden_layers(layers, policy):
+def narrow_hidden_layers(layers, policy, batch_size=200):
     """Take hidden neurons without alive outputs out of the products.
 
     A hidden neuron whose outgoing synapses are all pruned has no effect on
     the output, and the error back-propagated to it is exactly 0. Once
     ``policy.narrow_share`` of the neurons a hidden layer still computes are
     in that state, the compact layers on both sides are rebuilt over the
-    others (the layer after it is compacted whatever its size). Pruning is
-    permanent, so a removed neuron never comes back; a neuron that dies
-    after the rebuild is computed (uselessly, and exactly) until the next.
+    others. The layer before must already be compact; the layer after is
+    compacted for it if it is small (below ``policy.min_size``) or sparse
+    enough to train compact anyway. Pruning is permanent, so a removed
+    neuron never comes back; a neuron that dies after the rebuild is
+    computed (uselessly, and exactly) until the next.
 
     Parameters
     ----------
     layers : list of SynapseLayer
         The network's weight matrices, input side first.
     policy : CompactionPolicy
-        Gives ``narrow_share``.
+        Gives ``narrow_share`` and the crossovers.
+    batch_size : int, default=200
+        Minibatch size of the products to come.
 
     Returns
     -------
@@ -380,6 +384,13 @@ def narrow_hidden_layers(layers, policy):
     for into, out_of in zip(layers[:-1], layers[1:]):
         if not (into.is_compact and out_of.compactable):
             continue
+        size = out_of.coef.size
+        if not (
+            out_of.is_compact
+            or size < policy.min_size
+            or policy.compact_for_training(out_of.density, size, batch_size)
+        ):
+            continue  # its kernels would be slower than its dense products
         n_computed = (
             into.coef.shape[1] if into.out_units is None else len(into.out_units)
         )

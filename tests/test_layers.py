@@ -226,9 +226,9 @@ def narrowings(monkeypatch):
     """Record how many layers each call of narrow_hidden_layers rebuilt."""
     calls = []
 
-    def spy(layers, policy):
+    def spy(layers, policy, batch_size):
         before = [(layer.in_units, layer.out_units) for layer in layers]
-        changed = narrow_hidden_layers(layers, policy)
+        changed = narrow_hidden_layers(layers, policy, batch_size)
         after = [(layer.in_units, layer.out_units) for layer in layers]
         moved = any(a is not b for pair in zip(before, after) for a, b in zip(*pair))
         calls.append((changed, moved))
@@ -514,3 +514,27 @@ def test_layer_keeps_int32_counters_for_large_carried_over_counts():
     counter[0, 0] = NARROW_COUNTER_LIMIT
     layer = SynapseLayer(np.ones((4, 3)), mask, counter, {}, narrow_counters=True)
     assert layer.counts is counter
+
+
+def test_no_narrowing_that_would_force_a_slow_kernel():
+    # The layer after the dead neurons is large and dense: compacting it for
+    # the narrowing would cost more than the dead neurons save.
+    rng = np.random.default_rng(9)
+    shapes = [(50, 40), (40, 200)]
+    masks = [rng.random(shapes[0]) < 0.05, rng.random(shapes[1]) < 0.9]
+    masks[1][:10] = False  # 10 of 40 hidden neurons without outputs
+    layers = [
+        SynapseLayer(rng.normal(size=s) * m, m, np.zeros(s, np.int32), {})
+        for s, m in zip(shapes, masks)
+    ]
+    policy = CompactionPolicy(min_size=1000, choose_kernel=_fixed_crossover)
+    layers[0].update_storage(policy, batch_size=200)
+    assert layers[0].is_compact and not layers[1].is_compact
+    assert not narrow_hidden_layers(layers, policy)
+    # Small, it is compacted for the narrowing.
+    small = CompactionPolicy(min_size=10_000, choose_kernel=_fixed_crossover)
+    layers[0].update_storage(
+        CompactionPolicy(min_size=0, choose_kernel=_fixed_crossover), 200
+    )
+    assert narrow_hidden_layers(layers, small)
+    assert layers[1].is_compact and len(layers[1].in_units) == 30
