@@ -481,6 +481,8 @@ def load_runs(out):
     """All saved runs, grouped by setting: ``{(samples, hidden): {...}}``."""
     settings = {}
     for path in sorted(out.glob("n*/h*/*-seed*.json")):
+        if path.name.endswith(".partial.json"):
+            continue  # a run still in progress (or stopped before its end)
         run = json.loads(path.read_text())
         cfg = run["config"]
         key = (cfg["samples"], cfg["hidden"])
