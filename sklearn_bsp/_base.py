@@ -505,8 +505,8 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         ]
         for layer in layers:
             layer.update_storage(self._compaction_policy, batch_size)
-        if batch_size is not None:
-            narrow_hidden_layers(layers, self._compaction_policy, batch_size)
+        # Only compact layers narrow: never with L-BFGS (batch_size None).
+        narrow_hidden_layers(layers, self._compaction_policy, batch_size)
         return layers
 
     def _prune_step(self, layers, batch_size, guard):
@@ -533,14 +533,18 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             max_pruned=room,
             guard=guard,
         )
-        if guard is not None and guard.vetoed is not None:
-            # The only counts that run past the patience: synapses the guard
-            # keeps alive although they are over it.
-            for layer, vetoed in zip(layers, guard.vetoed):
-                if vetoed.size and layer.counts.ravel()[vetoed].max() >= limit - 1:
-                    for each in layers:
-                        each.widen_counters()
-                    break
+        # The only counts that run past the patience: synapses the guard
+        # keeps alive although they are over it.
+        if (
+            guard is not None
+            and guard.vetoed is not None
+            and any(
+                vetoed.size and layer.counts.ravel()[vetoed].max() >= limit - 1
+                for layer, vetoed in zip(layers, guard.vetoed)
+            )
+        ):
+            for layer in layers:
+                layer.widen_counters()
         any_pruned = False
         for layer, newly in zip(layers, pruned):
             if newly is not None:
@@ -548,8 +552,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 layer.prune(newly)
                 layer.update_storage(self._compaction_policy, batch_size)
         if any_pruned:
-            if batch_size is not None:
-                narrow_hidden_layers(layers, self._compaction_policy, batch_size)
+            narrow_hidden_layers(layers, self._compaction_policy, batch_size)
             self._set_compression(sum(layer.n_alive for layer in layers))
         return any_pruned
 

@@ -255,30 +255,29 @@ class SynapseLayer:
 
     def _compact(self):
         self.sync()  # narrow dense counters are a copy
+        n_in, n_out = self.coef.shape
         if self.in_units is None and self.out_units is None:
-            self.kernel = SparseLayer.from_dense(self.coef, self.mask)
-            self.positions = synapse_positions(self.kernel)
-            self.weights = self.kernel.data
-            self.n_active = len(self.weights)
+            rows, cols = np.arange(n_in), np.arange(n_out)
+            coef, mask = self.coef, self.mask  # no block to copy
         else:
-            n_in, n_out = self.coef.shape
             rows = np.arange(n_in) if self.in_units is None else self.in_units
             cols = np.arange(n_out) if self.out_units is None else self.out_units
             block = np.ix_(rows, cols)
-            kernel = SparseLayer.from_dense(self.coef[block], self.mask[block])
-            kernel_cols = np.repeat(kernel.cols, np.diff(kernel.indptr))
-            active = (
-                rows[kernel.rows[kernel.indices]].astype(np.intp) * n_out
-                + cols[kernel_cols]
-            )
-            dormant = self.mask.copy().ravel()
-            dormant[active] = False
-            self.positions = np.concatenate([active, np.flatnonzero(dormant)])
-            self.weights = self.coef.ravel()[self.positions]
-            self.n_active = len(active)
-            # The kernel multiplies the active head of the storage in place.
-            kernel.data = self.weights[: self.n_active]
-            self.kernel = kernel
+            coef, mask = self.coef[block], self.mask[block]
+        kernel = SparseLayer.from_dense(coef, mask)
+        # The kernel's synapses, from its block back to the whole matrix.
+        block_rows, block_cols = np.divmod(synapse_positions(kernel), len(cols))
+        active = rows[block_rows] * n_out + cols[block_cols]
+        dormant = self.mask.copy().ravel()
+        dormant[active] = False
+        self.positions = np.concatenate([active, np.flatnonzero(dormant)])
+        self.weights = self.coef.ravel()[self.positions]
+        self.n_active = len(active)
+        # The kernel multiplies the active head of the storage in place (the
+        # storage itself when nothing is dormant).
+        dormant_any = self.n_active < len(self.weights)
+        kernel.data = self.weights[: self.n_active] if dormant_any else self.weights
+        self.kernel = kernel
         self.alive = np.ones(self.weights.shape, dtype=bool)
         self.counts = self.counter.ravel()[self.positions]
         if self.narrow_counters:
@@ -370,8 +369,9 @@ def narrow_hidden_layers(layers, policy, batch_size=200):
         The network's weight matrices, input side first.
     policy : CompactionPolicy
         Gives ``narrow_share`` and the crossovers.
-    batch_size : int, default=200
-        Minibatch size of the products to come.
+    batch_size : int or None, default=200
+        Minibatch size of the products to come; None when the layers are
+        never compact (L-BFGS), so nothing narrows.
 
     Returns
     -------

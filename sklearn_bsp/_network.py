@@ -201,15 +201,9 @@ def forward(X, coefs, intercepts, activation, out_activation, layers=None, fast=
         # is 20 MB): 17.5 instead of 21 ms for 10,000 Fashion-MNIST images
         # through a 784-500-10 network at 5 % first-layer density, one core.
         # Each row's result does not depend on the blocks.
-        first = forward(
-            X[:ROW_BLOCK], coefs, intercepts, activation, out_activation, layers, fast
-        )
-        out = np.empty((n_samples, first.shape[1]), dtype=first.dtype)
-        out[:ROW_BLOCK] = first
-        for start in range(ROW_BLOCK, n_samples, ROW_BLOCK):
-            stop = min(start + ROW_BLOCK, n_samples)
-            out[start:stop] = forward(
-                X[start:stop],
+        blocks = [
+            forward(
+                X[start : start + ROW_BLOCK],
                 coefs,
                 intercepts,
                 activation,
@@ -217,7 +211,9 @@ def forward(X, coefs, intercepts, activation, out_activation, layers=None, fast=
                 layers,
                 fast,
             )
-        return out
+            for start in range(0, n_samples, ROW_BLOCK)
+        ]
+        return np.concatenate(blocks)
     hidden = (FAST_ACTIVATIONS if fast else ACTIVATIONS)[activation]
     last = len(coefs) - 1
     layers = layers or [None] * len(coefs)
