@@ -41,6 +41,7 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
+from _timing import best_of  # benchmarks/, the script's own directory
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -127,15 +128,6 @@ def peak_memory(model, X, y):
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return peak
-
-
-def best_of(func, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main():

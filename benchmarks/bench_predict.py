@@ -12,25 +12,16 @@ BSP's default storage and after ``sparsify_coefs()``.
 
 import argparse
 import json
-import time
 import warnings
 
 import numpy as np
+from _timing import best_of  # benchmarks/, the script's own directory
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from sklearn.utils.validation import validate_data
 
 from sklearn_bsp import BSPClassifier, show_versions
 from sklearn_bsp.datasets import load_fashion_mnist
-
-
-def best_of(func, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main():
