@@ -1,6 +1,41 @@
-"""Timing helper shared by the benchmark scripts."""
+"""Timing helpers shared by the benchmark scripts.
 
+Every script reports two thread settings, each in a process of its own, and
+labels its output with the setting:
+
+- ``default``: no thread variable set, what users run (every thread pool
+  takes all the cores);
+- ``one-thread``: ``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+  MKL_NUM_THREADS=1``.
+
+``--setting both`` (the default) runs the script once per setting;
+``--out results/name.json`` then writes ``results/name.default.json`` and
+``results/name.one-thread.json``.
+"""
+
+import os
+import subprocess
+import sys
 import time
+
+SETTINGS = {
+    "default": {},
+    "one-thread": {
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    },
+}
+# Variables that change how many threads a pool runs or how it waits; the
+# default setting has none of them.
+_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OMP_WAIT_POLICY",
+    "GOMP_SPINCOUNT",
+    "OPENBLAS_NUM_THREADS",
+    "GOTO_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
 
 
 def best_of(func, repeats):
@@ -11,3 +46,39 @@ def best_of(func, repeats):
         func()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def add_setting_option(parser):
+    """Add ``--setting {both,default,one-thread}`` to an argument parser."""
+    parser.add_argument(
+        "--setting",
+        choices=("both", *SETTINGS),
+        default="both",
+        help="thread setting; 'both' runs the script once per setting",
+    )
+
+
+def run_each_setting(args):
+    """Run this script once per thread setting when ``--setting both``.
+
+    Returns True when it did (the caller then returns); otherwise prints the
+    setting of this process and returns False.
+    """
+    if args.setting != "both":
+        print(f"=== thread setting: {args.setting} ===", flush=True)
+        return False
+    for name, variables in SETTINGS.items():
+        env = {k: v for k, v in os.environ.items() if k not in _THREAD_VARIABLES}
+        env.update(variables)
+        argv = [sys.executable, sys.argv[0], *sys.argv[1:], "--setting", name]
+        subprocess.run(argv, env=env, check=True)
+        print(flush=True)
+    return True
+
+
+def out_path(path, setting):
+    """``results/name.json`` -> ``results/name.<setting>.json`` (None stays)."""
+    if path is None:
+        return None
+    root, ext = os.path.splitext(path)
+    return f"{root}.{setting}{ext}"

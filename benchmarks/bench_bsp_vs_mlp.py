@@ -41,7 +41,12 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from _timing import best_of  # benchmarks/, the script's own directory
+from _timing import (  # benchmarks/, the script's own directory
+    add_setting_option,
+    best_of,
+    out_path,
+    run_each_setting,
+)
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -146,7 +151,10 @@ def main():
     parser.add_argument("--max-compression", type=float, default=None)
     parser.add_argument("--repeats", type=int, default=5, help="predict repeats")
     parser.add_argument("--out", default=None, help="write the figures as JSON")
+    add_setting_option(parser)
     args = parser.parse_args()
+    if run_each_setting(args):
+        return
     text = args.data == "sparse-text"
     # The settings for each data set.
     defaults = dict(
@@ -273,7 +281,7 @@ def main():
             f"(input validation {1000 * row['validation']:.1f} ms, {share:.0%})"
         )
     if args.out:
-        with open(args.out, "w") as f:
+        with open(out_path(args.out, args.setting), "w") as f:
             json.dump(
                 {
                     "machine": info,

@@ -7,7 +7,7 @@ are given to an ``MLPClassifier``. Both predict the 10,000 test images
 (best of ``--repeats``, input validation included, its share printed), from
 BSP's default storage and after ``sparsify_coefs()``.
 
-    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python benchmarks/bench_predict.py
+    python benchmarks/bench_predict.py  # both thread settings, labelled
 """
 
 import argparse
@@ -15,7 +15,12 @@ import json
 import warnings
 
 import numpy as np
-from _timing import best_of  # benchmarks/, the script's own directory
+from _timing import (  # benchmarks/, the script's own directory
+    add_setting_option,
+    best_of,
+    out_path,
+    run_each_setting,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from sklearn.utils.validation import validate_data
@@ -29,7 +34,10 @@ def main():
     parser.add_argument("--densities", type=float, nargs="+", default=[0.1, 0.05])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--out", default=None)
+    add_setting_option(parser)
     args = parser.parse_args()
+    if run_each_setting(args):
+        return
     show_versions()
     X, y = load_fashion_mnist(subset="train", return_X_y=True)
     X_test, _ = load_fashion_mnist(subset="test", return_X_y=True)
@@ -85,7 +93,7 @@ def main():
             flush=True,
         )
     if args.out:
-        with open(args.out, "w") as f:
+        with open(out_path(args.out, args.setting), "w") as f:
             json.dump(rows, f, indent=1)
 
 

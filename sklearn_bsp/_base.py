@@ -15,6 +15,7 @@ The training loops are adapted from scikit-learn
 import math
 import warnings
 from abc import ABCMeta, abstractmethod
+from contextlib import nullcontext
 from itertools import chain
 from numbers import Integral, Real
 
@@ -47,6 +48,7 @@ from ._optimizers import AdamOptimizer, SGDOptimizer
 from ._persistence import pack_state, unpack_state
 from ._pruning import SynapticPruner
 from ._schedules import auto_pruning_patience, auto_pruning_rate
+from ._threads import single_threaded_blas
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 
@@ -775,34 +777,42 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
 
                 accumulated_loss = 0.0
-                for batch_slice in gen_batches(n_samples, batch_size):
-                    if self.shuffle:
-                        batch_idx = sample_idx[batch_slice]
-                        X_batch = _safe_indexing(X_train, batch_idx)
-                    else:
-                        batch_idx = batch_slice
-                        X_batch = X_train[batch_idx]
-                    y_batch = y_train[batch_idx]
-                    if sample_weight is None:
-                        sample_weight_batch = None
-                    else:
-                        sample_weight_batch = sample_weight_train[batch_idx]
-                        if not sample_weight_batch.any():
-                            # Zero weights: no loss, no gradient, no update.
-                            # (The weighted average would divide by zero.)
-                            continue
+                # The kernels' OpenMP threads and BLAS's must not spin at
+                # once (see _threads): once a layer multiplies through the
+                # kernels, BLAS works on one thread.
+                compact = any(layer.is_compact for layer in layers)
+                blas = single_threaded_blas() if compact else nullcontext()
+                with blas:
+                    for batch_slice in gen_batches(n_samples, batch_size):
+                        if self.shuffle:
+                            batch_idx = sample_idx[batch_slice]
+                            X_batch = _safe_indexing(X_train, batch_idx)
+                        else:
+                            batch_idx = batch_slice
+                            X_batch = X_train[batch_idx]
+                        y_batch = y_train[batch_idx]
+                        if sample_weight is None:
+                            sample_weight_batch = None
+                        else:
+                            sample_weight_batch = sample_weight_train[batch_idx]
+                            if not sample_weight_batch.any():
+                                # Zero weights: no loss, no gradient, no update.
+                                # (The weighted average would divide by zero.)
+                                continue
 
-                    batch_loss, coef_grads, intercept_grads = network.backprop(
-                        X_batch, y_batch, sample_weight_batch
-                    )
-                    accumulated_loss += batch_loss * (
-                        batch_slice.stop - batch_slice.start
-                    )
-                    # The layers hand out their current storage.
-                    params = [layer.weights for layer in layers] + self.intercepts_
-                    self._optimizer.update_params(params, coef_grads + intercept_grads)
-                    if prune_each_batch:
-                        self._prune_step(layers, batch_size, guard)
+                        batch_loss, coef_grads, intercept_grads = network.backprop(
+                            X_batch, y_batch, sample_weight_batch
+                        )
+                        accumulated_loss += batch_loss * (
+                            batch_slice.stop - batch_slice.start
+                        )
+                        # The layers hand out their current storage.
+                        params = [layer.weights for layer in layers] + self.intercepts_
+                        self._optimizer.update_params(
+                            params, coef_grads + intercept_grads
+                        )
+                        if prune_each_batch:
+                            self._prune_step(layers, batch_size, guard)
 
                 if pruning and not prune_each_batch:
                     self._prune_step(layers, batch_size, guard)

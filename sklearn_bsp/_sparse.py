@@ -277,13 +277,16 @@ class SparseLayer:
             raise ValueError(f"expected shape (n_samples, {n_features}), got {X.shape}")
         return X
 
-    def forward(self, X):
+    def forward(self, X, n_threads=None):
         """Compute ``X @ coef``.
 
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_in)
             Any memory order; Fortran order (samples contiguous) is fastest.
+        n_threads : int, default=None
+            OpenMP threads for this call; None means the layer's
+            ``n_threads``.
 
         Returns
         -------
@@ -303,7 +306,7 @@ class SparseLayer:
                 self.data,
                 self.cols,
                 out_t,
-                self.n_threads,
+                self.n_threads if n_threads is None else n_threads,
             )
         else:
             out_t[self.cols] = (self._scipy_csc().T @ X[:, self.rows].T).astype(
@@ -311,12 +314,15 @@ class SparseLayer:
             )
         return out_t.T
 
-    def backward(self, delta):
+    def backward(self, delta, n_threads=None):
         """Compute ``delta @ coef.T`` (the error of the previous layer).
 
         Parameters
         ----------
         delta : ndarray of shape (n_samples, n_out)
+        n_threads : int, default=None
+            OpenMP threads for this call; None means the layer's
+            ``n_threads``.
 
         Returns
         -------
@@ -334,7 +340,7 @@ class SparseLayer:
                 self.data[self._perm],
                 self.rows,
                 out_t,
-                self.n_threads,
+                self.n_threads if n_threads is None else n_threads,
             )
         else:
             out_t[self.rows] = (self._scipy_csc() @ delta[:, self.cols].T).astype(
@@ -342,7 +348,7 @@ class SparseLayer:
             )
         return out_t.T
 
-    def sampled_grad(self, X, delta):
+    def sampled_grad(self, X, delta, n_threads=None):
         """Compute the alive entries of ``X.T @ delta``.
 
         Parameters
@@ -351,6 +357,9 @@ class SparseLayer:
             Input of the layer.
         delta : ndarray of shape (n_samples, n_out)
             Error at the output of the layer.
+        n_threads : int, default=None
+            OpenMP threads for this call; None means the layer's
+            ``n_threads``.
 
         Returns
         -------
@@ -371,7 +380,7 @@ class SparseLayer:
                 self.cols,
                 self._fwd_cptr,
                 grad,
-                self.n_threads,
+                self.n_threads if n_threads is None else n_threads,
             )
         else:
             full = X[:, self.rows].T @ delta[:, self.cols]

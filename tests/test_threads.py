@@ -1,0 +1,155 @@
+"""Thread use: the user's limits are honoured, results do not depend on them."""
+
+import threading
+
+import numpy as np
+import pytest
+from joblib import Parallel, delayed
+from sklearn.datasets import make_classification
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from sklearn_bsp import BSPClassifier
+from sklearn_bsp._layers import CompactionPolicy
+from sklearn_bsp._network import ROW_BLOCK, forward
+from sklearn_bsp._sparse import SparseLayer
+from sklearn_bsp._threads import effective_n_threads, map_blocks
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _always_sparse(density, n_samples=200, op="forward", compiled=None):
+    return "sparse" if density < 0.5 else "dense"
+
+
+class _CompactClassifier(BSPClassifier):
+    _compaction_policy = CompactionPolicy(min_size=100, choose_kernel=_always_sparse)
+
+
+def _data(n_samples=2 * ROW_BLOCK + 300, dtype=np.float32):
+    X, y = make_classification(
+        n_samples=n_samples, n_features=40, n_informative=20, random_state=0
+    )
+    return X.astype(dtype), y
+
+
+def test_effective_n_threads_follows_threadpool_limits():
+    assert effective_n_threads() >= 1
+    with threadpool_limits(limits=1):
+        assert effective_n_threads() == 1
+
+
+def test_joblib_workers_get_their_share_of_the_cores():
+    # GridSearchCV(n_jobs=2) and cross_val_score(n_jobs=2) run estimators in
+    # loky workers: each one must use its share of the cores, not all.
+    n_cpus = effective_n_threads()
+    counts = Parallel(n_jobs=2, backend="loky")(
+        delayed(effective_n_threads)() for _ in range(2)
+    )
+    assert all(1 <= c <= max(1, n_cpus // 2) for c in counts)
+
+
+def test_map_blocks_keeps_order_and_uses_the_threads_it_is_given():
+    seen = set()
+    barrier = threading.Barrier(2, timeout=10)
+
+    def work(i):
+        seen.add(threading.get_ident())
+        if i < 2:
+            barrier.wait()  # both threads must be running at once
+        return i * i
+
+    assert map_blocks(work, list(range(6)), 2) == [i * i for i in range(6)]
+    assert len(seen) == 2
+    seen.clear()
+    assert map_blocks(lambda i: (seen.add(threading.get_ident()), i)[1], [1, 2], 1)
+    assert seen == {threading.get_ident()}
+
+
+class _RecordingLayer(SparseLayer):
+    """A SparseLayer that records the threads and thread counts it ran with."""
+
+    def forward(self, X, n_threads=None):
+        self.calls.append((threading.get_ident(), n_threads))
+        return super().forward(X, n_threads)
+
+
+def _recording(layer):
+    rec = _RecordingLayer(
+        layer.shape, layer.rows, layer.cols, layer.indptr, layer.indices, layer.data
+    )
+    rec.calls = []
+    return rec
+
+
+def test_blocked_prediction_runs_one_threaded_kernels_within_the_limit():
+    X, y = _data()
+    clf = _CompactClassifier(
+        hidden_layer_sizes=(60,),
+        pruning_rate=0.3,
+        pruning_patience=2,
+        max_compression=0.8,
+        max_iter=20,
+        random_state=0,
+    ).fit(X, y)
+    net = clf._inference
+    assert net.kernels[0] is not None
+    layers = [None if k is None else _recording(k) for k in net.kernels]
+    args = (X, net.coefs, net.intercepts, clf.activation, clf.out_activation_)
+    out = forward(*args, layers, fast=True)
+    calls = layers[0].calls
+    # Every block ran its kernel on one thread: no OpenMP team beside the
+    # prediction threads.
+    assert len(calls) == -(-X.shape[0] // ROW_BLOCK)
+    assert {n for _, n in calls} == {1}
+    if effective_n_threads() > 1:
+        assert len({ident for ident, _ in calls}) > 1
+    layers[0].calls.clear()
+    with threadpool_limits(limits=1):
+        limited = forward(*args, layers, fast=True)
+    # The user's limit: one thread, the caller's own.
+    assert {ident for ident, _ in calls} == {threading.get_ident()}
+    np.testing.assert_array_equal(out, limited)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_results_do_not_depend_on_the_thread_count(dtype, solver):
+    # The kernels sum in an order fixed by the data, whatever the threads;
+    # the dense products are BLAS's, which may round differently when they
+    # split the work, hence the tolerance on the weights (none on the
+    # masks, which decide the network's structure).
+    X, y = _data(dtype=dtype)
+    params = dict(
+        hidden_layer_sizes=(60,),
+        solver=solver,
+        pruning_rate=0.3,
+        pruning_patience=2,
+        max_compression=0.8,
+        max_iter=15,
+        random_state=0,
+    )
+    default = _CompactClassifier(**params).fit(X, y)
+    with threadpool_limits(limits=1):
+        one = _CompactClassifier(**params).fit(X, y)
+    assert default.compression_ > 0.5
+    for a, b in zip(default.coef_masks_, one.coef_masks_):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(default.coefs_, one.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(default.predict(X), one.predict(X))
+    proba = default.predict_proba(X)
+    with threadpool_limits(limits=1):
+        np.testing.assert_array_equal(default.predict_proba(X), proba)
+
+
+def test_fit_leaves_the_users_blas_limit_as_it_was():
+    X, y = _data()
+    before = [(i["filepath"], i["num_threads"]) for i in threadpool_info()]
+    _CompactClassifier(
+        hidden_layer_sizes=(60,),
+        pruning_rate=0.3,
+        pruning_patience=2,
+        max_compression=0.8,
+        max_iter=10,
+    ).fit(X, y).predict_proba(X)
+    assert [(i["filepath"], i["num_threads"]) for i in threadpool_info()] == before
