@@ -47,7 +47,15 @@ from ._network import MaskedNetwork, forward
 from ._optimizers import AdamOptimizer, SGDOptimizer
 from ._persistence import pack_state, unpack_state
 from ._pruning import SynapticPruner
-from ._schedules import auto_pruning_patience, auto_pruning_rate
+from ._schedules import (
+    TARGET_PRUNING_RATE,
+    auto_pruning_patience,
+    auto_pruning_rate,
+    auto_target_compression,
+    target_patience,
+    target_schedule,
+    target_window,
+)
 from ._threads import single_threaded_blas
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
@@ -100,15 +108,23 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             Options(Real, {np.inf}),
         ],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
-        "pruning_rate": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="left")],
+        "pruning_rate": [
+            StrOptions({"auto", "paper"}),
+            Interval(Real, 0, 1, closed="left"),
+        ],
         "pruning_patience": [
-            StrOptions({"auto"}),
+            StrOptions({"auto", "paper"}),
             Interval(Integral, 1, None, closed="left"),
         ],
         "pruning_unit": [StrOptions({"batch", "epoch"})],
         "pruning_scope": [StrOptions({"layer", "network"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "max_compression": [None, Interval(Real, 0, 1, closed="neither")],
+        "target_compression": [
+            None,
+            StrOptions({"auto"}),
+            Interval(Real, 0, 1, closed="neither"),
+        ],
     }
 
     @abstractmethod
@@ -144,6 +160,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         pruning_scope="layer",
         dropout=0.0,
         max_compression=None,
+        target_compression="auto",
         loss=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -175,6 +192,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.pruning_scope = pruning_scope
         self.dropout = dropout
         self.max_compression = max_compression
+        self.target_compression = target_compression
         self.loss = loss
 
     # ------------------------------------------------------------------
@@ -287,7 +305,12 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _warn_if_nearly_dead(self):
         # Fewer alive synapses into a layer than it has neurons: most of them
         # compute a constant. The guard keeps the outputs reachable, but such
-        # a network has lost what it learned.
+        # a network has lost what it learned. With a target compression the
+        # structure is what the user asked for (a narrow input layer of a
+        # small network is then normal); the loss says whether it hurt
+        # (_warn_damaged).
+        if getattr(self, "target_compression_", None) is not None:
+            return
         starved = [
             i
             for i, mask in enumerate(self.coef_masks_)
@@ -438,17 +461,35 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         alive = sum(int(np.count_nonzero(m)) for m in self.coef_masks_)
         self._set_compression(alive)
 
-    def _resolve_pruning(self, n_samples, incremental):
+    def _resolve_pruning(
+        self, n_samples, incremental, steps_per_epoch=1, updates_per_epoch=None
+    ):
+        """Resolve the rule's rate, patience and caps for this fit.
+
+        ``'paper'`` (and ``'auto'`` without a target) takes eqs 1 and 2;
+        ``'auto'`` with ``target_compression`` takes the pace that reaches
+        the target within the window (see ``_schedules``).
+        """
         # eq 1 and 2 need the size of the training set; partial_fit sees it
         # one chunk at a time, so the first chunk's size is kept.
         if not incremental or self._schedule_n_samples is None:
             self._schedule_n_samples = n_samples
-        if self.pruning_rate == "auto":
+        if self.target_compression == "auto":
+            self.target_compression_ = auto_target_compression(self._n_synapses)
+        else:
+            self.target_compression_ = self.target_compression
+        paced = self.target_compression_ is not None
+        self._target_window = target_window(self.max_iter, updates_per_epoch)
+        if self.pruning_rate == "paper" or (self.pruning_rate == "auto" and not paced):
             self.pruning_rate_ = auto_pruning_rate(
                 self._n_hidden_neurons, self._schedule_n_samples
             )
+        elif self.pruning_rate == "auto":
+            self.pruning_rate_ = TARGET_PRUNING_RATE
         else:
             self.pruning_rate_ = float(self.pruning_rate)
+        self._target_patience = target_patience(steps_per_epoch, self._target_window)
+        self._steps_per_epoch = steps_per_epoch
         self._update_compression()
         self.pruning_patience_ = self._current_patience()
         pruner = getattr(self, "_pruner", None)
@@ -467,14 +508,79 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         )
 
     def _current_patience(self):
-        if self.pruning_patience == "auto":
+        paper = self.pruning_patience == "paper" or (
+            self.pruning_patience == "auto" and self.target_compression_ is None
+        )
+        if paper:
             return auto_pruning_patience(
                 self._n_hidden_neurons,
                 self._schedule_n_samples,
                 self._n_synapses,
                 self._n_pruned,
             )
+        if self.pruning_patience == "auto":
+            return float(self._target_patience)
         return float(self.pruning_patience)
+
+    def _epochs_done(self, steps_done=0):
+        """Epochs of training so far (this fit's and earlier partial_fit's)."""
+        epochs = len(getattr(self, "loss_curve_", None) or [])
+        if self.solver == "lbfgs":
+            epochs = self.n_iter_
+        return epochs + steps_done / self._steps_per_epoch
+
+    def _final_pruned(self):
+        """Most synapses this fit may prune in all; None when unbounded."""
+        caps = []
+        if self._max_pruned is not None:
+            caps.append(self._max_pruned)
+        if self.target_compression_ is not None:
+            caps.append(math.floor(self.target_compression_ * self._n_synapses))
+        return min(caps) if caps else None
+
+    def _pruning_room(self, steps_done=0):
+        """Synapses the rule may prune at this step; None when unbounded.
+
+        ``max_compression`` caps the whole fit; ``target_compression`` caps
+        it too and, through its cubic schedule, paces it.
+        """
+        final = self._final_pruned()
+        if final is None:
+            return None
+        if self.target_compression_ is not None:
+            allowed = target_schedule(
+                self._epochs_done(steps_done),
+                self._target_window,
+                self.target_compression_,
+            )
+            final = min(final, math.floor(allowed * self._n_synapses))
+        return max(final - self._n_pruned, 0)
+
+    def _still_pruning(self):
+        """Whether the target's schedule is running (no stopping yet)."""
+        if self.target_compression_ is None or self.pruning_rate_ == 0:
+            return False
+        start, end = self._target_window
+        return (
+            self._n_pruned < self._final_pruned() and start <= self._epochs_done() < end
+        )
+
+    def _open_window_on_convergence(self):
+        """Start the target's window now if the dense network has converged.
+
+        The warm-up only gives the network time to learn; once the stopping
+        rule says it has, pruning starts at once (same length, same
+        patience) instead of the fit idling until the planned start.
+        Returns True when it moved the window.
+        """
+        if self.target_compression_ is None or self.pruning_rate_ == 0:
+            return False
+        start, end = self._target_window
+        now = self._epochs_done()
+        if now >= start or self._n_pruned >= self._final_pruned():
+            return False
+        self._target_window = (now, now + end - start)
+        return True
 
     def _synapse_layers(self, X, slots, batch_size):
         """The weight matrices' training state, each in its best storage.
@@ -511,14 +617,27 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         narrow_hidden_layers(layers, self._compaction_policy, batch_size)
         return layers
 
-    def _prune_step(self, layers, batch_size, guard):
-        """One step of the BSP rule over the layers' current storage."""
-        room = None
-        if self._max_pruned is not None:
-            room = self._max_pruned - self._n_pruned
-            if room <= 0:
-                # max_compression reached: the rule is over for this fit.
-                return False
+    def _prune_step(self, layers, batch_size, guard, steps_done=0):
+        """One step of the BSP rule over the layers' current storage.
+
+        ``steps_done`` counts the steps of the current epoch before this
+        one (the target's schedule advances within an epoch).
+        """
+        final = self._final_pruned()
+        if final is not None and self._n_pruned >= final:
+            # max_compression or the target reached: the rule is over for
+            # this fit (and costs nothing more).
+            return False
+        if self.target_compression_ is not None and self.pruning_patience_ < (
+            (self._target_window[0] - self._epochs_done(steps_done))
+            * self._steps_per_epoch
+        ):
+            # Still learning before the target's window: no synapse could
+            # be pruned before it opens, so the rule need not count yet.
+            return False
+        # Below the schedule's bound the rule still counts (room 0 prunes
+        # nothing), so candidacy stays consecutive.
+        room = self._pruning_room(steps_done)
         self.pruning_patience_ = self._current_patience()
         limit = self._narrow_counter_limit
         if self.pruning_patience_ >= limit:
@@ -663,8 +782,24 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 break
             if not pruned_now:
                 unpack(opt_res.x.astype(self.coefs_[0].dtype, copy=False))
-                self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
-                break
+                _check_optimize_result("lbfgs", opt_res, self.max_iter)
+                self.n_iter_ = n_iter
+                # Converged on this network before the target's schedule is
+                # done: the weights stay, the rule goes on (one step per
+                # iteration) until it prunes, and L-BFGS starts again.
+                while (
+                    pruning
+                    and not pruned_now
+                    and n_iter < self.max_iter
+                    and self._still_pruning()
+                ):
+                    n_iter += 1
+                    self.n_iter_ = n_iter
+                    pruned_now = self._prune_step(layers, None, guard)
+                    self.compression_curve_.append(self.compression_)
+                if not pruned_now:
+                    break
+                continue
             if n_iter >= self.max_iter or n_fun >= self.max_fun:
                 warnings.warn(
                     "lbfgs failed to converge after %d iterations and %d function "
@@ -758,7 +893,11 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
-        self._resolve_pruning(n_samples, incremental)
+        updates_per_epoch = -(-n_samples // batch_size)
+        steps_per_epoch = updates_per_epoch if self.pruning_unit == "batch" else 1
+        self._resolve_pruning(
+            n_samples, incremental, steps_per_epoch, updates_per_epoch
+        )
         pruning = self.pruning_rate_ > 0
         prune_each_batch = pruning and self.pruning_unit == "batch"
         n_layers = len(self.coefs_)
@@ -767,6 +906,11 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         )
         guard = ReachabilityGuard(layers) if pruning else None
         network = self._network(layers)
+        # The training loss of the last epoch before this fit first pruned,
+        # and the best one since it last pruned: a network that never gets
+        # back below the former was damaged by pruning.
+        loss_before_pruning = None
+        best_loss_after = np.inf
 
         try:
             self.n_iter_ = 0
@@ -777,13 +921,15 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
 
                 accumulated_loss = 0.0
+                n_pruned_before = self._n_pruned
                 # The kernels' OpenMP threads and BLAS's must not spin at
                 # once (see _threads): once a layer multiplies through the
                 # kernels, BLAS works on one thread.
                 compact = any(layer.is_compact for layer in layers)
                 blas = single_threaded_blas() if compact else nullcontext()
                 with blas:
-                    for batch_slice in gen_batches(n_samples, batch_size):
+                    batches = gen_batches(n_samples, batch_size)
+                    for step, batch_slice in enumerate(batches):
                         if self.shuffle:
                             batch_idx = sample_idx[batch_slice]
                             X_batch = _safe_indexing(X_train, batch_idx)
@@ -812,10 +958,10 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                             params, coef_grads + intercept_grads
                         )
                         if prune_each_batch:
-                            self._prune_step(layers, batch_size, guard)
+                            self._prune_step(layers, batch_size, guard, step + 1)
 
                 if pruning and not prune_each_batch:
-                    self._prune_step(layers, batch_size, guard)
+                    self._prune_step(layers, batch_size, guard, 1)
                 for layer in layers:
                     layer.sync()
 
@@ -826,6 +972,13 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 if not early_stopping and _diverged(self.loss_, self.loss_curve_):
                     raise ValueError(_divergence_message(self.loss_, self.n_iter_))
                 self.t_ += n_samples
+                if self._n_pruned == n_pruned_before == 0:
+                    loss_before_pruning = self.loss_
+                elif self._n_pruned != n_pruned_before:
+                    # Judge the network as pruned last: from the next epoch.
+                    best_loss_after = self.loss_
+                else:
+                    best_loss_after = min(best_loss_after, self.loss_)
                 self.loss_curve_.append(self.loss_)
                 self.compression_curve_.append(self.compression_)
                 if self.verbose:
@@ -837,6 +990,17 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 self._update_no_improvement_count(
                     early_stopping, X_val, y_val, sample_weight_val
                 )
+                converged = self._no_improvement_count > self.n_iter_no_change
+                if (
+                    self._n_pruned != n_pruned_before
+                    or self._still_pruning()
+                    or (converged and self._open_window_on_convergence())
+                ):
+                    # The network changed (or is about to): judge
+                    # convergence anew from here, so the fit neither stops
+                    # mid-pruning nor before the pruned network has had
+                    # n_iter_no_change epochs to recover.
+                    self._restart_convergence_reference(early_stopping)
                 self._optimizer.iteration_ends(self.t_)
                 if self._callback_epoch_end(epoch_ctx):
                     # A callback asked to stop: the epoch is complete, the
@@ -889,6 +1053,44 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             # The restored lists must not alias the next snapshot.
             self._snapshot_best()
             self._update_compression()
+        if loss_before_pruning is not None and best_loss_after > loss_before_pruning:
+            self._warn_damaged(loss_before_pruning, best_loss_after)
+
+    def _warn_damaged(self, loss_before, best_loss_after):
+        # Name what to change; a layer left with few neurons is the usual
+        # cause (pruning took their inputs or outputs).
+        alive = [
+            int(np.count_nonzero(m_in.any(axis=0) & m_out.any(axis=1)))
+            for m_in, m_out in zip(self.coef_masks_[:-1], self.coef_masks_[1:])
+        ]
+        warnings.warn(
+            f"Pruning damaged the network: its training loss never came back "
+            f"below the {loss_before:.4g} it had before pruning began (best "
+            f"since the last pruning step: {best_loss_after:.4g}; "
+            f"{self.compression_:.1%} of the "
+            f"synapses pruned; hidden neurons still connected: {alive} of "
+            f"{self._hidden_layer_sizes()}). Lower target_compression or "
+            "max_compression, raise max_iter so the network has time to "
+            "recover, or widen hidden_layer_sizes.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+    def _restart_convergence_reference(self, early_stopping):
+        """Take the current epoch as the reference of the stopping rule."""
+        self._no_improvement_count = 0
+        if early_stopping:
+            score = self.validation_scores_[-1]
+            if np.isfinite(score):
+                self.best_validation_score_ = score
+                # The best epoch to restore is one of the network as it is.
+                self._snapshot_best()
+            else:
+                # A diverged epoch is never restored: any finite one is
+                # better.
+                self.best_validation_score_ = -np.inf
+        else:
+            self.best_loss_ = self.loss_curve_[-1]
 
     def _update_no_improvement_count(self, early_stopping, X, y, sample_weight):
         if early_stopping:

@@ -121,15 +121,21 @@ class BSPClassifier(ClassifierMixin, BaseBSP):
     max_fun : int, default=15000
         Only used when solver='lbfgs'. Maximum number of loss function calls.
 
-    pruning_rate : float or 'auto', default='auto'
+    pruning_rate : float, 'auto' or 'paper', default='auto'
         Share of the alive synapses that are candidates at each pruning
-        step, in [0, 1). ``'auto'`` uses the paper's eq 1 from the number of
-        hidden neurons and training samples. ``0`` turns pruning off.
+        step, in [0, 1). ``'paper'`` uses the paper's eq 1 from the number
+        of hidden neurons and training samples. ``'auto'`` is 0.3 when a
+        target compression sets the pace, and eq 1 when
+        ``target_compression=None``. ``0`` turns pruning off (the network is
+        then exactly the dense one, whatever the target).
 
-    pruning_patience : int or 'auto', default='auto'
+    pruning_patience : int, 'auto' or 'paper', default='auto'
         A synapse is pruned when it has been a candidate for more than this
-        many consecutive steps. ``'auto'`` uses the paper's eq 2, recomputed
-        at every step from the number of synapses pruned so far.
+        many consecutive steps. ``'paper'`` uses the paper's eq 2,
+        recomputed at every step from the number of synapses pruned so far.
+        ``'auto'`` is a twentieth of the target's pruning window (one epoch
+        of 60,000 samples in batches of 200), and eq 2 when
+        ``target_compression=None``.
 
     pruning_unit : {'batch', 'epoch'}, default='batch'
         What a pruning step is: one minibatch update (the scale at which
@@ -150,6 +156,23 @@ class BSPClassifier(ClassifierMixin, BaseBSP):
         prunes only the weakest synapses that fit. None prunes as far as the
         rule goes. Whatever the setting, pruning never cuts the last alive
         path from the input to an output neuron.
+
+    target_compression : float in (0, 1), 'auto' or None, default='auto'
+        Beyond the paper: the share of synapses to prune, reached within the
+        training budget. The BSP rule still decides which synapses go (those
+        that stayed candidates longer than the patience, weakest first);
+        the target bounds how many may have gone after each step, along a
+        cubic schedule (Zhu & Gupta, 2017) that opens after 2,000 updates
+        (at most half of ``max_iter`` epochs; at once when the dense network
+        has converged earlier) and reaches the target 6,000 updates later
+        (at most a quarter of ``max_iter``); with L-BFGS over the first
+        tenth of ``max_iter`` iterations. The rest of the budget lets the
+        pruned network recover. ``'auto'`` grows with the network, from 50 %
+        for 1,000 synapses or fewer to 80 % for 100,000 or more (see the user
+        guide for the panel behind it). None lets the rule prune at its own
+        pace (the paper's behaviour, with ``pruning_rate='paper'`` and
+        ``pruning_patience='paper'``). ``max_compression``, when lower,
+        still caps it.
 
     Attributes
     ----------
@@ -193,11 +216,15 @@ class BSPClassifier(ClassifierMixin, BaseBSP):
         The compression after each epoch.
 
     pruning_rate_ : float
-        The pruning rate used (eq 1 when ``pruning_rate='auto'``).
+        The pruning rate used (eq 1 when ``pruning_rate='paper'``).
+
+    target_compression_ : float or None
+        The target compression used (``target_compression='auto'``
+        resolved); None without a target.
 
     pruning_patience_ : float
         The patience in force at the last pruning step (eq 2 when
-        ``pruning_patience='auto'``; computed even when pruning is off;
+        ``pruning_patience='paper'``; computed even when pruning is off;
         ``inf`` after an L-BFGS fit, which never prunes).
 
     pruning_counters_ : list of ndarray of int
@@ -289,6 +316,7 @@ class BSPClassifier(ClassifierMixin, BaseBSP):
         pruning_scope="layer",
         dropout=0.0,
         max_compression=None,
+        target_compression="auto",
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -320,6 +348,7 @@ class BSPClassifier(ClassifierMixin, BaseBSP):
             pruning_scope=pruning_scope,
             dropout=dropout,
             max_compression=max_compression,
+            target_compression=target_compression,
             loss="log_loss",
         )
 
@@ -469,6 +498,12 @@ class BSPClassifier(ClassifierMixin, BaseBSP):
         """
         check_is_fitted(self)
         y_pred = self._forward_pass_fast(X)
+        if self.out_activation_ == "logistic":
+            # Independent probabilities of each label: a saturated logistic
+            # (|logit| > 37 in float64) rounds to exactly 0 or 1; keep them
+            # inside the open interval, as probabilities of a label are.
+            info = np.finfo(y_pred.dtype)
+            np.clip(y_pred, info.tiny, 1 - info.epsneg, out=y_pred)
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
         if y_pred.ndim == 1:

@@ -124,8 +124,17 @@ def _weakest(weights, positions, max_pruned):
     magnitude = np.concatenate(
         [np.abs(w.ravel()[p]) for w, p in zip(weights, positions)]
     )
-    keep = np.zeros(magnitude.size, dtype=bool)
-    keep[np.argsort(magnitude, kind="stable")[:max_pruned]] = True
+    # The max_pruned smallest, ties by position: everything below the
+    # max_pruned-th magnitude, then the first of those equal to it (what a
+    # stable argsort gives, in linear time: the schedule of a target makes
+    # this run at every step, over every synapse past the patience).
+    if max_pruned == 0:
+        keep = np.zeros(magnitude.size, dtype=bool)
+    else:
+        kth = np.partition(magnitude, max_pruned - 1)[max_pruned - 1]
+        keep = magnitude < kth
+        ties = np.flatnonzero(magnitude == kth)
+        keep[ties[: max_pruned - int(np.count_nonzero(keep))]] = True
     parts = np.split(keep, np.cumsum(sizes)[:-1])
     return [p[k] for p, k in zip(positions, parts)]
 

@@ -66,7 +66,7 @@ def test_no_pruning_equals_mlpclassifier(digits, case, dtype):
     X = X.astype(dtype)
     params = {"hidden_layer_sizes": (20,), "max_iter": 8, "random_state": 0, **case}
     mlp = MLPClassifier(**params).fit(X, y)
-    bsp = BSPClassifier(pruning_rate=0, **params).fit(X, y)
+    bsp = BSPClassifier(target_compression=None, pruning_rate=0, **params).fit(X, y)
     _assert_same_network(mlp, bsp, rtol=1e-12 if dtype == np.float64 else 1e-5)
     np.testing.assert_allclose(mlp.predict_proba(X), bsp.predict_proba(X), rtol=1e-5)
     assert bsp.compression_ == 0.0
@@ -79,7 +79,9 @@ def test_no_pruning_equals_mlpclassifier_with_sample_weight_binary(digits):
     sw = np.random.default_rng(0).uniform(0.5, 2, size=len(y))
     params = dict(hidden_layer_sizes=(10,), max_iter=5, random_state=1, solver="sgd")
     mlp = MLPClassifier(**params).fit(X, y, sample_weight=sw)
-    bsp = BSPClassifier(pruning_rate=0, **params).fit(X, y, sample_weight=sw)
+    bsp = BSPClassifier(target_compression=None, pruning_rate=0, **params).fit(
+        X, y, sample_weight=sw
+    )
     _assert_same_network(mlp, bsp)
 
 
@@ -87,7 +89,7 @@ def test_no_pruning_equals_mlpclassifier_multilabel():
     X, Y = make_multilabel_classification(n_samples=120, n_classes=4, random_state=0)
     params = dict(hidden_layer_sizes=(10,), max_iter=5, random_state=0)
     mlp = MLPClassifier(**params).fit(X, Y)
-    bsp = BSPClassifier(pruning_rate=0, **params).fit(X, Y)
+    bsp = BSPClassifier(target_compression=None, pruning_rate=0, **params).fit(X, Y)
     _assert_same_network(mlp, bsp)
     np.testing.assert_array_equal(mlp.predict(X), bsp.predict(X))
 
@@ -95,7 +97,10 @@ def test_no_pruning_equals_mlpclassifier_multilabel():
 def test_no_pruning_equals_mlpclassifier_partial_fit(digits):
     X, y = digits
     params = dict(hidden_layer_sizes=(10,), random_state=0, solver="adam")
-    mlp, bsp = MLPClassifier(**params), BSPClassifier(pruning_rate=0, **params)
+    mlp, bsp = (
+        MLPClassifier(**params),
+        BSPClassifier(target_compression=None, pruning_rate=0, **params),
+    )
     classes = np.unique(y)
     for chunk in np.array_split(np.arange(len(y)), 4):
         mlp.partial_fit(X[chunk], y[chunk], classes=classes)
@@ -107,7 +112,7 @@ def test_lbfgs_without_pruning_equals_mlpclassifier(digits):
     X, y = digits
     params = dict(hidden_layer_sizes=(10,), max_iter=30, random_state=0, solver="lbfgs")
     mlp = MLPClassifier(**params).fit(X, y)
-    bsp = BSPClassifier(pruning_rate=0, **params).fit(X, y)
+    bsp = BSPClassifier(target_compression=None, pruning_rate=0, **params).fit(X, y)
     for ca, cb in zip(mlp.coefs_, bsp.coefs_):
         np.testing.assert_allclose(ca, cb, rtol=1e-10, atol=1e-12)
     assert bsp.loss_ == pytest.approx(mlp.loss_)
@@ -117,6 +122,7 @@ def test_lbfgs_warm_start_keeps_pruned_synapses_at_zero(digits):
     X, y = digits
     clf = BSPClassifier(
         hidden_layer_sizes=(20,),
+        target_compression=None,
         pruning_rate=0.3,
         pruning_patience=2,
         max_iter=3,
@@ -124,7 +130,13 @@ def test_lbfgs_warm_start_keeps_pruned_synapses_at_zero(digits):
     ).fit(X, y)
     masks = [m.copy() for m in clf.coef_masks_]
     assert clf.compression_ > 0
-    clf.set_params(solver="lbfgs", pruning_rate=0, warm_start=True, max_iter=20)
+    clf.set_params(
+        solver="lbfgs",
+        target_compression=None,
+        pruning_rate=0,
+        warm_start=True,
+        max_iter=20,
+    )
     clf.fit(X, y)
     for coef, mask, old in zip(clf.coefs_, clf.coef_masks_, masks):
         np.testing.assert_array_equal(mask, old)
@@ -139,6 +151,7 @@ def test_lbfgs_warm_start_keeps_pruned_synapses_at_zero(digits):
 def _pruned_fit(X, y, **kwargs):
     params = dict(
         hidden_layer_sizes=(32,),
+        target_compression=None,
         pruning_rate=0.2,
         pruning_patience=3,
         max_iter=6,
@@ -193,9 +206,15 @@ def test_pruned_synapses_have_no_forward_contribution(digits):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
 
-def test_auto_schedule_resolves_eqs_1_and_2(digits):
+def test_paper_schedule_resolves_eqs_1_and_2(digits):
     X, y = digits
-    clf = BSPClassifier(hidden_layer_sizes=(30, 20), max_iter=2, random_state=0)
+    clf = BSPClassifier(
+        hidden_layer_sizes=(30, 20),
+        pruning_rate="paper",
+        pruning_patience="paper",
+        max_iter=2,
+        random_state=0,
+    )
     clf.fit(X, y)
     assert clf.pruning_rate_ == pytest.approx(auto_pruning_rate(50, len(y)))
     n_synapses = sum(c.size for c in clf.coefs_)
@@ -206,13 +225,20 @@ def test_auto_schedule_resolves_eqs_1_and_2(digits):
 
 def test_explicit_rate_and_patience_are_stored(digits):
     X, y = digits
-    clf = _pruned_fit(X, y, pruning_rate=0.1, pruning_patience=7, max_iter=1)
+    clf = _pruned_fit(
+        X, y, target_compression=None, pruning_rate=0.1, pruning_patience=7, max_iter=1
+    )
     assert clf.pruning_rate_ == 0.1 and clf.pruning_patience_ == 7
 
 
 def test_epoch_unit_first_prunes_after_patience_plus_one_epochs(digits):
     X, y = digits
-    common = dict(pruning_rate=0.3, pruning_patience=2, pruning_unit="epoch")
+    common = dict(
+        target_compression=None,
+        pruning_rate=0.3,
+        pruning_patience=2,
+        pruning_unit="epoch",
+    )
     # Adam with a tiny step keeps the ranking of |w| nearly fixed, so the
     # same synapses stay candidates: pruning starts at epoch patience + 1.
     clf = _pruned_fit(X, y, learning_rate_init=1e-6, max_iter=4, **common)
@@ -244,7 +270,9 @@ def test_pruning_learns_well_and_compresses(digits):
         hidden_layer_sizes=(64,), learning_rate_init=0.01, max_iter=60, random_state=0
     )
     mlp = MLPClassifier(**params).fit(X_train, y_train)
-    bsp = BSPClassifier(pruning_rate=0.1, pruning_patience=20, **params)
+    bsp = BSPClassifier(
+        target_compression=None, pruning_rate=0.1, pruning_patience=20, **params
+    )
     bsp.fit(X_train, y_train)
     assert bsp.compression_ > 0.5
     assert bsp.score(X_test, y_test) > mlp.score(X_test, y_test) - 0.05
@@ -254,6 +282,7 @@ def test_partial_fit_continues_counters_and_masks_like_one_fit(digits):
     X, y = digits
     params = dict(
         hidden_layer_sizes=(16,),
+        target_compression=None,
         pruning_rate=0.2,
         pruning_patience=4,
         shuffle=False,
@@ -283,6 +312,7 @@ def test_warm_start_continues_masks_and_counters(digits):
     X, y = digits
     params = dict(
         hidden_layer_sizes=(16,),
+        target_compression=None,
         pruning_rate=0.2,
         pruning_patience=4,
         shuffle=False,
@@ -307,7 +337,7 @@ def test_refit_without_warm_start_starts_anew(digits):
     X, y = digits
     clf = _pruned_fit(X, y)
     assert clf.compression_ > 0
-    clf.set_params(pruning_rate=0)
+    clf.set_params(target_compression=None, pruning_rate=0)
     clf.fit(X, y)
     assert clf.compression_ == 0 and all(m.all() for m in clf.coef_masks_)
 
@@ -319,14 +349,25 @@ def test_early_stopping_restores_best_masks_with_best_weights(digits):
         assert np.all(coef[~mask] == 0.0)
     all_masks = np.concatenate([m.ravel() for m in clf.coef_masks_])
     assert clf.compression_ == pytest.approx(1 - all_masks.mean())
-    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    # The reference restarts at each pruning step: the best epoch is one of
+    # the network as pruned last (best_validation_score_ is its score).
+    curve = np.asarray(clf.compression_curve_)
+    last = int(np.flatnonzero(np.diff(np.r_[0.0, curve]))[-1])
+    assert clf.best_validation_score_ == max(clf.validation_scores_[last:])
+    assert clf.compression_ == curve[-1]
 
 
 def test_dropout_is_reproducible_and_changes_training(digits):
     X, y = digits
-    a = _pruned_fit(X, y, dropout=0.3, pruning_rate=0, max_iter=30)
-    b = _pruned_fit(X, y, dropout=0.3, pruning_rate=0, max_iter=30)
-    c = _pruned_fit(X, y, dropout=0.0, pruning_rate=0, max_iter=30)
+    a = _pruned_fit(
+        X, y, dropout=0.3, target_compression=None, pruning_rate=0, max_iter=30
+    )
+    b = _pruned_fit(
+        X, y, dropout=0.3, target_compression=None, pruning_rate=0, max_iter=30
+    )
+    c = _pruned_fit(
+        X, y, dropout=0.0, target_compression=None, pruning_rate=0, max_iter=30
+    )
     np.testing.assert_array_equal(a.coefs_[0], b.coefs_[0])
     assert not np.allclose(a.coefs_[0], c.coefs_[0])
     assert a.compression_ == 0
@@ -450,7 +491,10 @@ def test_partial_fit_needs_classes_first_and_rejects_unseen(digits):
 
 
 def test_partial_fit_unavailable_for_lbfgs():
-    assert not hasattr(BSPClassifier(solver="lbfgs", pruning_rate=0), "partial_fit")
+    assert not hasattr(
+        BSPClassifier(solver="lbfgs", target_compression=None, pruning_rate=0),
+        "partial_fit",
+    )
 
 
 def test_warm_start_with_other_architecture_is_refused(digits):

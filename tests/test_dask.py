@@ -67,6 +67,7 @@ def data():
 def _clf(**kwargs):
     params = dict(
         hidden_layer_sizes=(16,),
+        target_compression=None,
         pruning_rate=0.2,
         pruning_patience=3,
         batch_size=25,
@@ -202,7 +203,8 @@ def test_incremental_auto_rate_uses_the_first_block_size(client):
     Xd = da.from_array(X, chunks=(chunks, (X.shape[1],)))
     yd = da.from_array(y, chunks=(chunks,))
     inc = Incremental(
-        _clf(pruning_rate="auto", batch_size=500, max_iter=1), shuffle_blocks=False
+        _clf(target_compression=None, pruning_rate="auto", batch_size=500, max_iter=1),
+        shuffle_blocks=False,
     )
     inc.fit(Xd, yd, classes=np.unique(y))
     # Eq 1 with Nsam = 1,500, the first block: not 4,000, the whole array.

@@ -48,6 +48,7 @@ class DenseRegressor(BSPRegressor):
 
 PARAMS = dict(
     hidden_layer_sizes=(96, 64),
+    target_compression=None,
     pruning_rate=0.3,
     pruning_patience=2,
     max_iter=9,
@@ -487,6 +488,7 @@ def test_counters_widen_before_a_vetoed_count_could_overflow(widenings):
     X = X.astype(np.float32)
     kwargs = dict(
         hidden_layer_sizes=(3,),
+        target_compression=None,
         pruning_rate=0.5,
         pruning_patience=1,
         max_iter=30,

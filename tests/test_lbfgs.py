@@ -1,5 +1,6 @@
 """L-BFGS prunes: one iteration is one step of the rule, restarts after pruning."""
 
+import math
 import warnings
 
 import numpy as np
@@ -10,7 +11,14 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 
 from sklearn_bsp import BSPClassifier, BSPRegressor
-from sklearn_bsp._schedules import auto_pruning_patience, auto_pruning_rate
+from sklearn_bsp._schedules import (
+    TARGET_PRUNING_RATE,
+    auto_pruning_patience,
+    auto_pruning_rate,
+    auto_target_compression,
+    target_patience,
+    target_window,
+)
 
 
 @pytest.fixture(scope="module")
@@ -19,16 +27,32 @@ def digits():
     return train_test_split(X / 16, y, random_state=0, stratify=y)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("Estimator", [BSPClassifier, BSPRegressor])
 def test_defaults_never_raise(Estimator):
     X, y = make_regression(n_samples=60, n_features=5, random_state=0)
     if Estimator is BSPClassifier:
         y = y > 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        est = Estimator(solver="lbfgs", max_iter=30, random_state=0).fit(X, y)
-    # "auto" resolves from the data as for the stochastic solvers; the
-    # patience counts iterations.
+    est = Estimator(solver="lbfgs", max_iter=30, random_state=0).fit(X, y)
+    # "auto" with the default target: the target's pace, over the first
+    # tenth of max_iter; the patience counts iterations.
+    n_out = 1
+    n_synapses = 5 * 100 + 100 * n_out
+    assert est.target_compression_ == auto_target_compression(n_synapses)
+    assert est.pruning_rate_ == TARGET_PRUNING_RATE
+    assert est.pruning_patience_ == target_patience(1, target_window(30))
+    assert est.compression_ == math.floor(est.target_compression_ * n_synapses) / (
+        n_synapses
+    )
+    assert len(est.compression_curve_) == est.n_iter_
+    # By name, the paper's equations; the patience counts iterations.
+    est = Estimator(
+        solver="lbfgs",
+        pruning_rate="paper",
+        pruning_patience="paper",
+        max_iter=30,
+        random_state=0,
+    ).fit(X, y)
     assert est.pruning_rate_ == auto_pruning_rate(100, 60)
     assert est.pruning_patience_ == auto_pruning_patience(
         100,
@@ -36,7 +60,6 @@ def test_defaults_never_raise(Estimator):
         est._n_synapses,
         est._n_synapses - sum(m.sum() for m in est.coef_masks_),
     )
-    assert len(est.compression_curve_) == est.n_iter_
 
 
 def test_lbfgs_prunes_within_two_points_of_mlp(digits):
@@ -46,7 +69,9 @@ def test_lbfgs_prunes_within_two_points_of_mlp(digits):
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        bsp = BSPClassifier(pruning_rate=0.05, pruning_patience=10, **params)
+        bsp = BSPClassifier(
+            target_compression=None, pruning_rate=0.05, pruning_patience=10, **params
+        )
         bsp.fit(X_train, y_train)
         mlp = MLPClassifier(**params).fit(X_train, y_train)
     assert bsp.compression_ > 0.5
@@ -69,6 +94,7 @@ def test_patience_counts_iterations(digits):
         est = BSPClassifier(
             hidden_layer_sizes=(32,),
             solver="lbfgs",
+            target_compression=None,
             pruning_rate=0.2,
             pruning_patience=6,
             max_iter=20,
@@ -82,7 +108,9 @@ def test_patience_counts_iterations(digits):
 def test_budgets_bound_the_totals_across_restarts(digits, budget):
     X_train, _, y_train, _ = digits
     params = dict(hidden_layer_sizes=(32,), solver="lbfgs", random_state=0)
-    params.update(pruning_rate=0.2, pruning_patience=2, **budget)
+    params.update(
+        target_compression=None, pruning_rate=0.2, pruning_patience=2, **budget
+    )
     calls = []
     est = BSPClassifier(**params)
     original = est._network
@@ -114,6 +142,7 @@ def test_warm_start_continues_counters(digits):
     params = dict(
         hidden_layer_sizes=(32,),
         solver="lbfgs",
+        target_compression=None,
         pruning_rate=0.2,
         pruning_patience=4,
         max_iter=6,
@@ -137,6 +166,7 @@ def test_regressor_prunes_with_lbfgs():
         est = BSPRegressor(
             hidden_layer_sizes=(64,),
             solver="lbfgs",
+            target_compression=None,
             pruning_rate=0.1,
             pruning_patience=10,
             max_iter=400,

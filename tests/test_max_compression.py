@@ -21,6 +21,7 @@ def digits():
 
 AGGRESSIVE = dict(
     hidden_layer_sizes=(64,),
+    target_compression=None,
     pruning_rate=0.2,
     pruning_patience=5,
     max_iter=40,
@@ -59,6 +60,7 @@ def test_overshooting_step_prunes_only_the_weakest(digits):
     capped = BSPClassifier(
         max_compression=0.3,
         hidden_layer_sizes=(32,),
+        target_compression=None,
         pruning_rate=0.45,
         pruning_patience=1,
         pruning_unit="epoch",
@@ -139,6 +141,7 @@ def test_guard_keeps_every_output_reachable_and_warns(digits, Estimator):
         hidden_layer_sizes=(32, 16),
         # tanh: an alive path carries the input (a ReLU path may be silent).
         activation="tanh",
+        target_compression=None,
         pruning_rate=0.45,
         pruning_patience=1,
         max_iter=60,
@@ -167,7 +170,9 @@ def test_capped_network_recovers_accuracy(digits):
     X_train, X_test, y_train, y_test = X[:1300], X[1300:], y[:1300], y[1300:]
     params = dict(hidden_layer_sizes=(64,), max_iter=100, random_state=0)
     mlp = MLPClassifier(**params).fit(X_train, y_train)
-    rule = dict(pruning_rate=0.05, pruning_patience=10, **params)
+    rule = dict(
+        target_compression=None, pruning_rate=0.05, pruning_patience=10, **params
+    )
     free = BSPClassifier(**rule).fit(X_train, y_train)
     capped = BSPClassifier(max_compression=0.7, **rule).fit(X_train, y_train)
     assert free.compression_ > 0.75

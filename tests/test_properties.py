@@ -122,6 +122,7 @@ def estimator_params(draw):
         max_iter=draw(st.integers(1, 6)),
         shuffle=draw(st.booleans()),
         random_state=draw(st.integers(0, 2**31 - 1)),
+        target_compression=None,
         pruning_rate=draw(
             st.one_of(
                 st.sampled_from(["auto", 0.0]),

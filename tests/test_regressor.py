@@ -63,7 +63,7 @@ def test_no_pruning_equals_mlpregressor(data, case, dtype):
     X = X.astype(dtype)
     params = {"hidden_layer_sizes": (20,), "max_iter": 15, "random_state": 0, **case}
     mlp = MLPRegressor(**params).fit(X, y)
-    bsp = BSPRegressor(pruning_rate=0, **params).fit(X, y)
+    bsp = BSPRegressor(target_compression=None, pruning_rate=0, **params).fit(X, y)
     _assert_same_network(
         mlp, bsp, rtol=1e-12 if dtype == np.float64 else 1e-5, dtype=dtype
     )
@@ -78,7 +78,9 @@ def test_multi_output_and_sample_weight_parity(data):
     sw = np.linspace(0.2, 2.0, len(y))
     params = dict(hidden_layer_sizes=(16,), max_iter=10, random_state=0)
     mlp = MLPRegressor(**params).fit(X, Y, sample_weight=sw)
-    bsp = BSPRegressor(pruning_rate=0, **params).fit(X, Y, sample_weight=sw)
+    bsp = BSPRegressor(target_compression=None, pruning_rate=0, **params).fit(
+        X, Y, sample_weight=sw
+    )
     _assert_same_network(mlp, bsp, rtol=1e-12)
     assert bsp.predict(X).shape == (len(y), 3)
     assert bsp.n_outputs_ == 3
@@ -87,7 +89,10 @@ def test_multi_output_and_sample_weight_parity(data):
 def test_partial_fit_parity(data):
     X, y = data
     params = dict(hidden_layer_sizes=(16,), random_state=0, solver="sgd")
-    mlp, bsp = MLPRegressor(**params), BSPRegressor(pruning_rate=0, **params)
+    mlp, bsp = (
+        MLPRegressor(**params),
+        BSPRegressor(target_compression=None, pruning_rate=0, **params),
+    )
     for start in range(0, 300, 100):
         mlp.partial_fit(X[start : start + 100], y[start : start + 100])
         bsp.partial_fit(X[start : start + 100], y[start : start + 100])
@@ -99,7 +104,9 @@ def test_pruning_regressor_compresses_and_fits(data, solver):
     X, y = data
     params = dict(hidden_layer_sizes=(64,), solver=solver, random_state=0)
     params.update(max_iter=200, learning_rate_init=0.01)
-    bsp = BSPRegressor(pruning_rate=0.05, pruning_patience=10, **params).fit(X, y)
+    bsp = BSPRegressor(
+        target_compression=None, pruning_rate=0.05, pruning_patience=10, **params
+    ).fit(X, y)
     mlp = MLPRegressor(**params).fit(X, y)
     assert bsp.compression_ > 0.3
     assert bsp.score(X, y) > mlp.score(X, y) - 0.05
@@ -120,13 +127,19 @@ def test_early_stopping_restores_best_masks(data):
         hidden_layer_sizes=(32,),
         early_stopping=True,
         n_iter_no_change=3,
+        target_compression=None,
         pruning_rate=0.2,
         pruning_patience=3,
         max_iter=60,
         random_state=0,
     ).fit(X, y)
     assert len(bsp.validation_scores_) == bsp.n_iter_
-    assert bsp.best_validation_score_ == max(bsp.validation_scores_)
+    # The reference restarts at each pruning step: the best epoch is one of
+    # the network as pruned last.
+    curve = np.asarray(bsp.compression_curve_)
+    last = int(np.flatnonzero(np.diff(np.r_[0.0, curve]))[-1])
+    assert bsp.best_validation_score_ == max(bsp.validation_scores_[last:])
+    assert bsp.compression_ == curve[-1]
     for coef, mask in zip(bsp.coefs_, bsp.coef_masks_):
         assert np.all(coef[~mask] == 0)
     assert bsp.compression_ == 1 - sum(m.sum() for m in bsp.coef_masks_) / sum(
@@ -142,6 +155,7 @@ def test_early_stopping_restores_best_masks(data):
 def _reg(**kwargs):
     params = dict(
         hidden_layer_sizes=(16,),
+        target_compression=None,
         pruning_rate=0.2,
         pruning_patience=3,
         max_iter=20,
@@ -170,7 +184,9 @@ def test_cross_val_score_next_to_mlpregressor(data):
     cv = KFold(n_splits=4, shuffle=True, random_state=0)
     params = dict(hidden_layer_sizes=(16,), max_iter=20, random_state=0)
     mlp = cross_val_score(MLPRegressor(**params), X, y, cv=cv)
-    dense = cross_val_score(BSPRegressor(pruning_rate=0, **params), X, y, cv=cv)
+    dense = cross_val_score(
+        BSPRegressor(target_compression=None, pruning_rate=0, **params), X, y, cv=cv
+    )
     np.testing.assert_allclose(dense, mlp, rtol=1e-12)
     pruned = cross_val_score(_reg(), X, y, cv=cv)
     assert np.all(np.isfinite(pruned))

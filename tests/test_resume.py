@@ -89,6 +89,7 @@ def _params(solver, dropout, random_state):
         hidden_layer_sizes=(16, 8),
         solver=solver,
         batch_size=16,
+        target_compression=None,
         pruning_rate=0.3,
         pruning_patience=2,
         dropout=dropout,

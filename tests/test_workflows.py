@@ -26,6 +26,7 @@ def digits():
 def _clf(**kwargs):
     params = dict(
         hidden_layer_sizes=(32,),
+        target_compression=None,
         pruning_rate=0.1,
         pruning_patience=10,
         max_iter=20,
@@ -71,7 +72,10 @@ def test_cross_val_score_next_to_mlpclassifier(digits):
         make_pipeline(StandardScaler(), MLPClassifier(**params)), X, y, cv=cv
     )
     dense = cross_val_score(
-        make_pipeline(StandardScaler(), BSPClassifier(pruning_rate=0, **params)),
+        make_pipeline(
+            StandardScaler(),
+            BSPClassifier(target_compression=None, pruning_rate=0, **params),
+        ),
         X,
         y,
         cv=cv,
@@ -94,7 +98,9 @@ def test_clone_get_set_params():
         assert name in params
     twin = clone(clf)
     assert twin.get_params() == params and twin is not clf
-    twin.set_params(pruning_rate="auto", pruning_scope="network")
+    twin.set_params(
+        target_compression=None, pruning_rate="auto", pruning_scope="network"
+    )
     assert twin.pruning_rate == "auto" and twin.pruning_scope == "network"
 
 
@@ -118,8 +124,10 @@ def test_persistence_round_trip_predicts_the_same(digits, how, tmp_path):
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 def test_pickle_size_follows_alive_synapses_and_round_trip_is_exact(digits, solver):
     X, y = digits
-    pruned = _clf(solver=solver, pruning_rate=0.2, pruning_patience=3).fit(X / 16, y)
-    dense = _clf(solver=solver, pruning_rate=0).fit(X / 16, y)
+    pruned = _clf(
+        solver=solver, target_compression=None, pruning_rate=0.2, pruning_patience=3
+    ).fit(X / 16, y)
+    dense = _clf(solver=solver, target_compression=None, pruning_rate=0).fit(X / 16, y)
     assert pruned.compression_ > 0.6
     size_pruned = len(pickle.dumps(pruned))
     size_dense = len(pickle.dumps(dense))
@@ -141,7 +149,9 @@ def test_sparsify_coefs_densify_coefs_round_trip(digits):
     import scipy.sparse as sp
 
     X, y = digits
-    clf = _clf(pruning_rate=0.2, pruning_patience=3).fit(X / 16, y)
+    clf = _clf(target_compression=None, pruning_rate=0.2, pruning_patience=3).fit(
+        X / 16, y
+    )
     proba = clf.predict_proba(X / 16)
     dense = [c.copy() for c in clf.coefs_]
     assert clf.sparsify_coefs() is clf
