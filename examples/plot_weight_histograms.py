@@ -74,7 +74,12 @@ common = dict(
 models = {
     "unpruned": BSPClassifier(pruning_rate=0, **common),
     "dropout 0.5": BSPClassifier(pruning_rate=0, dropout=0.5, **common),
-    "BSP": BSPClassifier(**common),
+    "BSP": BSPClassifier(
+        pruning_rate="paper",
+        pruning_patience="paper",
+        target_compression=None,
+        **common,
+    ),
 }
 with warnings.catch_warnings():
     # The fixed budget of epochs ends every fit before convergence.

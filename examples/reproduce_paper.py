@@ -14,7 +14,8 @@ fixed number of epochs. Three networks per setting and seed:
 - ``dropout``: the same network with dropout on the hidden units, the rate
   chosen from a small grid by validation on a held-out sixth of the training
   set (first seed only);
-- ``bsp``: ``pruning_rate="auto"``, ``pruning_patience="auto"`` (paper eqs 1
+- ``bsp``: ``pruning_rate="paper"``, ``pruning_patience="paper"``,
+  ``target_compression=None`` (paper eqs 1
   and 2).
 
 Each run records the test accuracy, training seconds and compression after
@@ -147,8 +148,8 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--patience",
-        default="auto",
-        help="pruning_patience of the BSP network: 'auto' (eq 2) or an int",
+        default="paper",
+        help="pruning_patience of the BSP network: 'paper' (eq 2) or an int",
     )
     parser.add_argument("--learning-rate", type=float, default=0.1)
     parser.add_argument("--momentum", type=float, default=0.0)
@@ -183,7 +184,7 @@ def parse_args(argv=None):
     if args.quick:
         args.samples, args.hidden, args.seeds, args.epochs = [500], [10], 2, 40
         args.dropout_grid, args.patience = [0.25, 0.5], "5"
-    if args.patience != "auto":
+    if args.patience not in ("paper", "auto"):
         args.patience = int(args.patience)
     if args.figures is None:
         args.figures = args.out
@@ -254,8 +255,10 @@ def make_estimator(network, hidden, epochs, seed, args, dropout=0.0):
         # Train for exactly `epochs` epochs, as the paper does.
         n_iter_no_change=np.inf,
         random_state=seed,
-        pruning_rate="auto" if network == "bsp" else 0,
-        pruning_patience=args.patience if network == "bsp" else "auto",
+        # The paper's equations, at their own pace: no target.
+        pruning_rate="paper" if network == "bsp" else 0,
+        pruning_patience=args.patience if network == "bsp" else "paper",
+        target_compression=None,
         dropout=dropout,
     )
 

@@ -59,6 +59,10 @@ from ._schedules import (
 from ._threads import single_threaded_blas
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
+# A fit whose best training loss since its last pruning step stays above this
+# multiple of the lowest one before it warns that pruning damaged the network
+# (a recovered network comes back to within a few percent).
+_DAMAGE_FACTOR = 1.5
 
 
 class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
@@ -906,9 +910,10 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         )
         guard = ReachabilityGuard(layers) if pruning else None
         network = self._network(layers)
-        # The training loss of the last epoch before this fit first pruned,
-        # and the best one since it last pruned: a network that never gets
-        # back below the former was damaged by pruning.
+        # The lowest training loss this fit reached before it last pruned,
+        # and the best one since: a network that stays far above the former
+        # was damaged by pruning.
+        lowest_loss = np.inf
         loss_before_pruning = None
         best_loss_after = np.inf
 
@@ -972,13 +977,12 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 if not early_stopping and _diverged(self.loss_, self.loss_curve_):
                     raise ValueError(_divergence_message(self.loss_, self.n_iter_))
                 self.t_ += n_samples
-                if self._n_pruned == n_pruned_before == 0:
-                    loss_before_pruning = self.loss_
-                elif self._n_pruned != n_pruned_before:
-                    # Judge the network as pruned last: from the next epoch.
+                if self._n_pruned != n_pruned_before:
+                    loss_before_pruning = lowest_loss
                     best_loss_after = self.loss_
                 else:
                     best_loss_after = min(best_loss_after, self.loss_)
+                lowest_loss = min(lowest_loss, self.loss_)
                 self.loss_curve_.append(self.loss_)
                 self.compression_curve_.append(self.compression_)
                 if self.verbose:
@@ -1053,7 +1057,11 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             # The restored lists must not alias the next snapshot.
             self._snapshot_best()
             self._update_compression()
-        if loss_before_pruning is not None and best_loss_after > loss_before_pruning:
+        if (
+            loss_before_pruning is not None
+            and np.isfinite(loss_before_pruning)
+            and best_loss_after > _DAMAGE_FACTOR * loss_before_pruning
+        ):
             self._warn_damaged(loss_before_pruning, best_loss_after)
 
     def _warn_damaged(self, loss_before, best_loss_after):
@@ -1064,13 +1072,14 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             for m_in, m_out in zip(self.coef_masks_[:-1], self.coef_masks_[1:])
         ]
         warnings.warn(
-            f"Pruning damaged the network: its training loss never came back "
-            f"below the {loss_before:.4g} it had before pruning began (best "
-            f"since the last pruning step: {best_loss_after:.4g}; "
+            f"Pruning damaged the network: its training loss stayed at "
+            f"{best_loss_after:.4g} or more since the last pruning step, against "
+            f"{loss_before:.4g} reached before it ("
             f"{self.compression_:.1%} of the "
             f"synapses pruned; hidden neurons still connected: {alive} of "
             f"{self._hidden_layer_sizes()}). Lower target_compression or "
-            "max_compression, raise max_iter so the network has time to "
+            "max_compression (without a target: lower pruning_rate or raise "
+            "pruning_patience), raise max_iter so the network has time to "
             "recover, or widen hidden_layer_sizes.",
             UserWarning,
             stacklevel=4,
