@@ -149,6 +149,12 @@ def main():
     parser.add_argument("--pruning-rate", type=float, default=None)
     parser.add_argument("--pruning-patience", type=int, default=None)
     parser.add_argument("--max-compression", type=float, default=None)
+    parser.add_argument(
+        "--target-compression",
+        default="none",
+        help="'none' (the rule at its own pace, this script's setting), "
+        "'auto' or a float",
+    )
     parser.add_argument("--repeats", type=int, default=5, help="predict repeats")
     parser.add_argument("--out", default=None, help="write the figures as JSON")
     add_setting_option(parser)
@@ -186,10 +192,14 @@ def main():
         n_iter_no_change=args.epochs + 1,  # train every epoch, as the paper
         random_state=0,
     )
+    target = args.target_compression
     bsp_params = dict(
         pruning_rate=args.pruning_rate,
         pruning_patience=args.pruning_patience,
         max_compression=args.max_compression,
+        target_compression=None
+        if target == "none"
+        else (target if target == "auto" else float(target)),
     )
     print(f"settings: {params} {bsp_params}", flush=True)
 

@@ -93,9 +93,7 @@ print(
     f"pruned {paper_compression:.1%}"
 )
 auto_accuracy, auto_compression = fit_and_score()
-print(
-    f"default target: accuracy {auto_accuracy:.4f}, pruned {auto_compression:.1%}"
-)
+print(f"default target: accuracy {auto_accuracy:.4f}, pruned {auto_compression:.1%}")
 
 # %%
 # An upper bound on compression

@@ -12,6 +12,7 @@ The training loops are adapted from scikit-learn
 2007-2024 The scikit-learn developers, BSD-3-Clause License (see LICENSE).
 """
 
+import copy
 import math
 import warnings
 from abc import ABCMeta, abstractmethod
@@ -44,7 +45,7 @@ from ._layers import (
     narrow_hidden_layers,
 )
 from ._network import MaskedNetwork, forward
-from ._optimizers import AdamOptimizer, SGDOptimizer
+from ._optimizers import AdamOptimizer, BaseOptimizer, SGDOptimizer
 from ._persistence import pack_state, unpack_state
 from ._pruning import SynapticPruner
 from ._schedules import (
@@ -251,6 +252,23 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         return hidden_layer_sizes
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
+        if incremental:
+            # scikit-learn skips this once fitted; a changed parameter must
+            # be refused before it touches the network, as fit refuses it.
+            self._validate_params()
+        if not hasattr(self, "coefs_") or not (self.warm_start or incremental):
+            return self._fit_checked(X, y, sample_weight, incremental)
+        # Continuing a fitted network: a call that raises leaves it as it was
+        # (weights, masks, counters, optimizer, n_iter_, curves).
+        saved = {key: _copy_state(value) for key, value in self.__dict__.items()}
+        try:
+            return self._fit_checked(X, y, sample_weight, incremental)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _fit_checked(self, X, y, sample_weight, incremental):
         hidden_layer_sizes = self._hidden_layer_sizes()
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
@@ -262,13 +280,10 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             y = y.reshape((-1, 1))
         layer_units = [X.shape[1]] + hidden_layer_sizes + [y.shape[1]]
         if not first_pass:
-            shapes = [tuple(c.shape) for c in self.coefs_]
-            if shapes != list(zip(layer_units[:-1], layer_units[1:])):
-                raise ValueError(
-                    "The network of the previous fit has layers "
-                    f"{[s[1] for s in shapes[:-1]]}, but hidden_layer_sizes is "
-                    f"{hidden_layer_sizes}. Set warm_start=False to start anew."
-                )
+            self._check_same_network(layer_units, hidden_layer_sizes)
+            # A model loaded with joblib.load(..., mmap_mode="r") holds
+            # read-only arrays: train on copies of them.
+            self._ensure_writeable()
             if any(sp.issparse(c) for c in self.coefs_):
                 # Training updates dense arrays; sparsify_coefs() afterwards.
                 self.densify_coefs()
@@ -305,6 +320,44 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             estimator=self, X=X, y=y, metadata=metadata, reconstruction_attributes={}
         )
         return self
+
+    def _check_same_network(self, layer_units, hidden_layer_sizes):
+        """Refuse data or parameters that do not fit the previous network."""
+        shapes = [tuple(c.shape) for c in self.coefs_]
+        if shapes == list(zip(layer_units[:-1], layer_units[1:])):
+            return
+        previous = [shapes[0][0]] + [s[1] for s in shapes]
+        if previous[-1] != layer_units[-1]:
+            what = (
+                f"y has {layer_units[-1]} output(s) (columns or classes), but the "
+                f"network of the previous fit has {previous[-1]}"
+            )
+        elif previous[0] != layer_units[0]:
+            what = (
+                f"X has {layer_units[0]} features, but the network of the "
+                f"previous fit has {previous[0]}"
+            )
+        else:
+            what = (
+                f"hidden_layer_sizes is {hidden_layer_sizes}, but the network of "
+                f"the previous fit has hidden layers {previous[1:-1]}"
+            )
+        raise ValueError(f"{what}. Set warm_start=False and call fit to start anew.")
+
+    def _ensure_writeable(self):
+        """Replace read-only arrays of the training state by copies."""
+        for name in ("coefs_", "intercepts_", "coef_masks_", "pruning_counters_"):
+            arrays = getattr(self, name, None)
+            if arrays is not None and any(
+                isinstance(a, np.ndarray) and not a.flags.writeable for a in arrays
+            ):
+                setattr(self, name, [np.array(a) for a in arrays])
+        optimizer = self.__dict__.get("_optimizer")
+        if optimizer is not None:
+            for slot in optimizer.slots:
+                for key, array in slot.items():
+                    if isinstance(array, np.ndarray) and not array.flags.writeable:
+                        slot[key] = np.array(array)
 
     def _warn_if_nearly_dead(self):
         # Fewer alive synapses into a layer than it has neurons: most of them
@@ -1149,7 +1202,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 or cached.narrower
                 or any(sp.issparse(c) for c in self.coefs_)
             )
-            if worth and cached.matches(self.coefs_, self.intercepts_):
+            if worth and cached.matches(self.coefs_, self.intercepts_, self.activation):
                 return cached.coefs, cached.intercepts, kernels, True
         return self.coefs_, self.intercepts_, None, False
 
@@ -1242,6 +1295,26 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 # A loss this many times its first value (or 1) means the weights are
 # running away: cross-entropy that large needs logits in the thousands.
 _DIVERGENCE_FACTOR = 1e4
+
+
+def _copy_state(value):
+    """A copy of a piece of fitted state that training could change in place.
+
+    Arrays, and the lists, tuples and dicts holding them, are copied; the
+    optimizer and the pruner are deep-copied; anything else (callbacks, the
+    label binarizer, numbers) is kept as is.
+    """
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, list):
+        return [_copy_state(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_copy_state(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _copy_state(v) for k, v in value.items()}
+    if isinstance(value, (BaseOptimizer, SynapticPruner)):
+        return copy.deepcopy(value)
+    return value
 
 
 def _diverged(loss, loss_curve):

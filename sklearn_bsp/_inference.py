@@ -110,12 +110,17 @@ class InferenceNetwork:
     """
 
     def __init__(self, coefs, intercepts, activation, policy):
+        # Folding input-less neurons into the next biases used f(bias): the
+        # network holds for this activation only.
+        self.activation = activation
         self._coefs = [_snapshot(c) for c in coefs]
         self._intercepts = [_snapshot(b) for b in intercepts]
-        dense = [c.toarray() if sp.issparse(c) else np.asarray(c) for c in coefs]
+        # Built from the network's own copies: an array it kept would
+        # otherwise be the estimator's, which training changes in place.
+        dense = [c.toarray() if sp.issparse(c) else c for c in self._coefs]
         masks = [c != 0 for c in dense]
         self.coefs, self.intercepts, masks = remove_dead_neurons(
-            dense, intercepts, masks, activation
+            dense, self._intercepts, masks, activation
         )
         # Worth the check on its own when it drops a good share of the
         # hidden units (each product shrinks with them).
@@ -131,21 +136,25 @@ class InferenceNetwork:
             else:
                 self.kernels.append(None)
 
-    def matches(self, coefs, intercepts):
+    def matches(self, coefs, intercepts, activation=None):
         """Whether the network was built from exactly these arrays.
 
         Parameters
         ----------
         coefs, intercepts : list of ndarray or sparse matrix
             The estimator's current weights and biases.
+        activation : str, default=None
+            The estimator's current hidden activation; None skips that check.
 
         Returns
         -------
         matches : bool
-            False as soon as one value, shape, dtype or storage differs.
+            False as soon as the activation, or one value, shape, dtype or
+            storage differs.
         """
         return (
-            len(coefs) == len(self._coefs)
+            (activation is None or activation == self.activation)
+            and len(coefs) == len(self._coefs)
             and len(intercepts) == len(self._intercepts)
             and all(_same(a, b) for a, b in zip(coefs, self._coefs))
             and all(
