@@ -380,7 +380,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 "alive synapses than neurons to feed). Set max_compression, "
                 "or lower pruning_rate or raise pruning_patience.",
                 UserWarning,
-                stacklevel=6,
+                stacklevel=7,
             )
 
     def _fitted_snapshot(self):
@@ -863,7 +863,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                     "calls (max_iter=%d, max_fun=%d): pruning restarted it %s."
                     % (n_iter, n_fun, self.max_iter, self.max_fun, "along the way"),
                     ConvergenceWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
                 break
         self.n_iter_ = n_iter
@@ -946,7 +946,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 warnings.warn(
                     "Got `batch_size` less than 1 or larger than "
                     "sample size. It is going to be clipped",
-                    stacklevel=3,
+                    stacklevel=4,
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
@@ -1090,10 +1090,10 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                         "reached and the optimization hasn't converged yet."
                         % self.max_iter,
                         ConvergenceWarning,
-                        stacklevel=3,
+                        stacklevel=4,
                     )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=3)
+            warnings.warn("Training interrupted by user.", stacklevel=4)
         finally:
             # Leave dense arrays behind whatever happened, so the estimator
             # (and a later partial_fit) sees one consistent state.
@@ -1135,7 +1135,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             "pruning_patience), raise max_iter so the network has time to "
             "recover, or widen hidden_layer_sizes.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
 
     def _restart_convergence_reference(self, early_stopping):
