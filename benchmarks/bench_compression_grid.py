@@ -15,6 +15,7 @@ import json
 import time
 import warnings
 
+from _timing import add_setting_option, out_path, run_each_setting  # benchmarks/
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
@@ -33,7 +34,10 @@ def main():
         "--caps", type=float, nargs="+", default=[0.5, 0.7, 0.8, 0.9, 0.95]
     )
     parser.add_argument("--out", default=None)
+    add_setting_option(parser)
     args = parser.parse_args()
+    if run_each_setting(args):
+        return
     show_versions()
     X, y = load_fashion_mnist(subset="train", return_X_y=True)
     X, y = X[: args.n_train], y[: args.n_train]
@@ -78,11 +82,12 @@ def main():
                     pruning_rate=rate,
                     pruning_patience=args.patience,
                     max_compression=cap,
+                    target_compression=None,
                     **params,
                 ),
             )
     if args.out:
-        with open(args.out, "w") as f:
+        with open(out_path(args.out, args.setting), "w") as f:
             json.dump({"settings": params, "rows": rows}, f, indent=1)
 
 
