@@ -765,6 +765,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         layers = self._synapse_layers(X, [{} for _ in self.coefs_], batch_size=None)
         guard = ReachabilityGuard(layers) if pruning else None
         network = self._network(layers)
+        damage = _DamageWatch()
         iprint = 1 if (self.verbose is True or self.verbose >= 1) else -1
         n_iter = n_fun = 0
         self.n_iter_ = 0
@@ -811,6 +812,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 unpack(intermediate_result.x)
                 if pruning and self._prune_step(layers, None, guard):
                     pruned_now = True
+                damage.record(float(intermediate_result.fun), pruned_now)
                 self.compression_curve_.append(self.compression_)
                 if self._callback_epoch_end(iteration_ctx):
                     stopped = True
@@ -872,6 +874,9 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         for coef, mask in zip(self.coefs_, self.coef_masks_):
             coef *= mask
         self._update_compression()
+        damage.record(self.loss_, False)
+        if damage.damaged():
+            self._warn_damaged(*damage.losses())
 
     def _fit_stochastic(self, X, y, sample_weight, incremental, first_pass):
         if not incremental or not hasattr(self, "_optimizer") or first_pass:
@@ -963,12 +968,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         )
         guard = ReachabilityGuard(layers) if pruning else None
         network = self._network(layers)
-        # The lowest training loss this fit reached before it last pruned,
-        # and the best one since: a network that stays far above the former
-        # was damaged by pruning.
-        lowest_loss = np.inf
-        loss_before_pruning = None
-        best_loss_after = np.inf
+        damage = _DamageWatch()
 
         try:
             self.n_iter_ = 0
@@ -1030,12 +1030,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 if not early_stopping and _diverged(self.loss_, self.loss_curve_):
                     raise ValueError(_divergence_message(self.loss_, self.n_iter_))
                 self.t_ += n_samples
-                if self._n_pruned != n_pruned_before:
-                    loss_before_pruning = lowest_loss
-                    best_loss_after = self.loss_
-                else:
-                    best_loss_after = min(best_loss_after, self.loss_)
-                lowest_loss = min(lowest_loss, self.loss_)
+                damage.record(self.loss_, self._n_pruned != n_pruned_before)
                 self.loss_curve_.append(self.loss_)
                 self.compression_curve_.append(self.compression_)
                 if self.verbose:
@@ -1110,12 +1105,8 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             # The restored lists must not alias the next snapshot.
             self._snapshot_best()
             self._update_compression()
-        if (
-            loss_before_pruning is not None
-            and np.isfinite(loss_before_pruning)
-            and best_loss_after > _DAMAGE_FACTOR * loss_before_pruning
-        ):
-            self._warn_damaged(loss_before_pruning, best_loss_after)
+        if damage.damaged():
+            self._warn_damaged(*damage.losses())
 
     def _warn_damaged(self, loss_before, best_loss_after):
         # Name what to change; a layer left with few neurons is the usual
@@ -1295,6 +1286,40 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 # A loss this many times its first value (or 1) means the weights are
 # running away: cross-entropy that large needs logits in the thousands.
 _DIVERGENCE_FACTOR = 1e4
+
+
+class _DamageWatch:
+    """Whether pruning damaged the network, from the training loss.
+
+    Records the lowest loss reached before the last pruning step and the best
+    one since: a network whose best since stays above ``_DAMAGE_FACTOR``
+    times the former did not recover what pruning took.
+    """
+
+    def __init__(self):
+        self._lowest = np.inf
+        self._before = None
+        self._after = np.inf
+
+    def record(self, loss, pruned):
+        """Take an epoch's (an iteration's) loss; ``pruned``: it pruned."""
+        if pruned:
+            self._before, self._after = self._lowest, loss
+        else:
+            self._after = min(self._after, loss)
+        self._lowest = min(self._lowest, loss)
+
+    def damaged(self):
+        """Whether the network stayed far above its loss before pruning."""
+        return (
+            self._before is not None
+            and np.isfinite(self._before)
+            and self._after > _DAMAGE_FACTOR * self._before
+        )
+
+    def losses(self):
+        """The loss before the last pruning step, and the best since."""
+        return self._before, self._after
 
 
 def _copy_state(value):

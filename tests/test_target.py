@@ -245,3 +245,18 @@ def test_healthy_pruned_fit_does_not_warn(digits):
         warnings.simplefilter("error", UserWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
         BSPClassifier(random_state=0).fit(X_train, y_train)
+
+
+def test_lbfgs_rule_that_prunes_too_far_warns(digits):
+    # L-BFGS converges, then the rule halves the network every 20
+    # iterations: the loss ends 15x above the converged one.
+    X_train, _, y_train, _ = digits
+    with pytest.warns(UserWarning, match="damaged"):
+        BSPClassifier(
+            hidden_layer_sizes=(16,),
+            solver="lbfgs",
+            target_compression=None,
+            pruning_rate=0.5,
+            pruning_patience=20,
+            random_state=0,
+        ).fit(X_train, y_train)
