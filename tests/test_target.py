@@ -247,10 +247,11 @@ def test_healthy_pruned_fit_does_not_warn(digits):
         BSPClassifier(random_state=0).fit(X_train, y_train)
 
 
-def test_lbfgs_rule_that_prunes_too_far_warns(digits):
+def test_lbfgs_rule_that_prunes_too_far_warns():
     # L-BFGS converges, then the rule halves the network every 20
     # iterations: the loss ends 15x above the converged one.
-    X_train, _, y_train, _ = digits
+    X, y = load_digits(return_X_y=True)
+    X_train, y_train = X[:1000] / 16.0, y[:1000]
     with pytest.warns(UserWarning, match="damaged"):
         BSPClassifier(
             hidden_layer_sizes=(16,),
