@@ -41,6 +41,7 @@ import time
 from datetime import datetime
 
 import numpy as np
+from _timing import add_setting_option, run_each_setting  # benchmarks/
 from threadpoolctl import threadpool_limits
 
 from sklearn_bsp import _sparse, machine_info
@@ -157,7 +158,10 @@ def main():
         default="wall",
         help="wall time, or CPU time of the thread (with --threads 1 only)",
     )
+    add_setting_option(parser)
     args = parser.parse_args()
+    if run_each_setting(args):
+        return
     if args.clock == "cpu" and args.threads != 1:
         parser.error("--clock cpu needs --threads 1")
     clock = time.thread_time if args.clock == "cpu" else time.perf_counter

@@ -36,6 +36,7 @@ import argparse
 import time
 
 import numpy as np
+from _timing import add_setting_option, run_each_setting  # benchmarks/
 
 from sklearn_bsp import _pruning, machine_info
 from sklearn_bsp._pruning import SynapticPruner
@@ -129,7 +130,10 @@ def main():
         help="limit BLAS threads (threadpoolctl); on a loaded machine a "
         "two-thread BLAS call can wait many ms for its second thread",
     )
+    add_setting_option(parser)
     args = parser.parse_args()
+    if run_each_setting(args):
+        return
     if args.blas_threads is not None:
         from threadpoolctl import threadpool_limits
 
