@@ -48,6 +48,16 @@ def best_of(func, repeats):
     return min(times)
 
 
+def print_machine_info():
+    """Print ``sklearn_bsp.machine_info()`` a line per entry, and return it."""
+    from sklearn_bsp import machine_info
+
+    info = machine_info()
+    for key, value in info.items():
+        print(f"{key}: {value}")
+    return info
+
+
 def add_setting_option(parser):
     """Add ``--setting {both,default,one-thread}`` to an argument parser."""
     parser.add_argument(

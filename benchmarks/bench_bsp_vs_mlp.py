@@ -45,6 +45,7 @@ from _timing import (  # benchmarks/, the script's own directory
     add_setting_option,
     best_of,
     out_path,
+    print_machine_info,
     run_each_setting,
 )
 from sklearn.base import clone
@@ -53,7 +54,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.utils.validation import validate_data
 
-from sklearn_bsp import BSPClassifier, machine_info
+from sklearn_bsp import BSPClassifier
 
 
 def load(args):
@@ -174,9 +175,7 @@ def main():
         if getattr(args, key) is None:
             setattr(args, key, value)
 
-    info = machine_info()
-    for key, value in info.items():
-        print(f"{key}: {value}")
+    info = print_machine_info()
     X, X_test, y, y_test = load(args)
     print(
         f"data: {args.data}, {X.shape[0]} x {X.shape[1]} "

@@ -18,12 +18,12 @@ import json
 import time
 import warnings
 
-from _timing import add_setting_option, out_path, run_each_setting
+from _timing import add_setting_option, out_path, print_machine_info, run_each_setting
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier
 
-from sklearn_bsp import BSPClassifier, machine_info
+from sklearn_bsp import BSPClassifier
 from sklearn_bsp.datasets import load_fashion_mnist
 
 
@@ -42,9 +42,7 @@ def main():
     args = parser.parse_args()
     if run_each_setting(args):
         return
-    info = machine_info()
-    for key, value in info.items():
-        print(f"{key}: {value}")
+    info = print_machine_info()
     X, y = load_fashion_mnist(subset="train", return_X_y=True)
     X, y = X[: args.n_train], y[: args.n_train]
     params = dict(

@@ -366,7 +366,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         # structure is what the user asked for (a narrow input layer of a
         # small network is then normal); the loss says whether it hurt
         # (_warn_damaged).
-        if getattr(self, "target_compression_", None) is not None:
+        if self.target_compression_ is not None:
             return
         starved = [
             i
@@ -613,14 +613,18 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             final = min(final, math.floor(allowed * self._n_synapses))
         return max(final - self._n_pruned, 0)
 
+    def _target_pending(self):
+        """Whether a target is set, pruning is on, and the target not reached."""
+        return (
+            self.target_compression_ is not None
+            and self.pruning_rate_ > 0
+            and self._n_pruned < self._final_pruned()
+        )
+
     def _still_pruning(self):
         """Whether the target's schedule is running (no stopping yet)."""
-        if self.target_compression_ is None or self.pruning_rate_ == 0:
-            return False
         start, end = self._target_window
-        return (
-            self._n_pruned < self._final_pruned() and start <= self._epochs_done() < end
-        )
+        return self._target_pending() and start <= self._epochs_done() < end
 
     def _open_window_on_convergence(self):
         """Start the target's window now if the dense network has converged.
@@ -630,11 +634,9 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         patience) instead of the fit idling until the planned start.
         Returns True when it moved the window.
         """
-        if self.target_compression_ is None or self.pruning_rate_ == 0:
-            return False
         start, end = self._target_window
         now = self._epochs_done()
-        if now >= start or self._n_pruned >= self._final_pruned():
+        if now >= start or not self._target_pending():
             return False
         self._target_window = (now, now + end - start)
         return True

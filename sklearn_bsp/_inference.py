@@ -136,15 +136,15 @@ class InferenceNetwork:
             else:
                 self.kernels.append(None)
 
-    def matches(self, coefs, intercepts, activation=None):
+    def matches(self, coefs, intercepts, activation):
         """Whether the network was built from exactly these arrays.
 
         Parameters
         ----------
         coefs, intercepts : list of ndarray or sparse matrix
             The estimator's current weights and biases.
-        activation : str, default=None
-            The estimator's current hidden activation; None skips that check.
+        activation : str
+            The estimator's current hidden activation.
 
         Returns
         -------
@@ -153,7 +153,7 @@ class InferenceNetwork:
             storage differs.
         """
         return (
-            (activation is None or activation == self.activation)
+            activation == self.activation
             and len(coefs) == len(self._coefs)
             and len(intercepts) == len(self._intercepts)
             and all(_same(a, b) for a, b in zip(coefs, self._coefs))
