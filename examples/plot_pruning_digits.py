@@ -162,9 +162,8 @@ print(f"the same pixels:                      {bool(np.array_equal(blank, dead))
 # With the default ``pruning_scope="layer"`` each weight matrix draws its
 # candidates at the same rate from its own synapses; here both lose about
 # half of them. The bars are the share of each matrix's synapses pruned,
-# from ``coef_masks_``.
+# from ``coef_masks_``. The display's own figure has constrained layout.
 CompressionDisplay.from_estimator(bsp, kind="layers", name="BSP")
-plt.tight_layout()
 
 # sphinx_gallery_thumbnail_number = 2
 plt.show()

@@ -5,8 +5,9 @@ The displays follow scikit-learn's Display contract (as
 ``from_estimator``, or from precomputed values with the constructor and then
 ``plot``; ``plot`` returns the display, which keeps the matplotlib artists
 (``line_``, ``bars_``, ...), the Axes ``ax_`` and the Figure ``figure_``.
-matplotlib is imported only when a plot is drawn (``pip install
-"sklearn-bsp[matplotlib]"``).
+A figure a display creates itself uses matplotlib's constrained layout, so
+that a saved figure keeps every label. matplotlib is imported only when a plot
+is drawn (``pip install "sklearn-bsp[matplotlib]"``).
 """
 
 import numpy as np
@@ -32,6 +33,99 @@ def _estimator_name(estimator, name):
     return type(estimator).__name__ if name is None else name
 
 
+def _matrix_name(index, shape=None):
+    """Name of weight matrix ``index``, the same in every display.
+
+    ``"n_in\u2192n_out"`` (inputs\u2192outputs) when its shape is known, which
+    says where the matrix sits in the network; ``"layer <index>"`` otherwise.
+    """
+    if shape is None:
+        return f"layer {index}"
+    n_in, n_out = shape
+    return f"{n_in}\u2192{n_out}"
+
+
+def _check_fitted_with(estimator, attributes, caller, needs):
+    """Check that ``estimator`` is fitted and has ``attributes``.
+
+    An unfitted estimator gets scikit-learn's ``NotFittedError``. A fitted one
+    of the wrong kind gets a ``TypeError`` that names what is missing: asking
+    ``check_is_fitted`` for the attributes instead would say it is "not
+    fitted yet", which is false and sends the user to call ``fit`` again.
+    """
+    check_is_fitted(estimator)
+    missing = [a for a in attributes if not hasattr(estimator, a)]
+    if missing:
+        raise TypeError(
+            f"{caller} needs {needs}, with {' and '.join(attributes)}; "
+            f"{type(estimator).__name__} has no {' or '.join(missing)}."
+        )
+
+
+def _panel_axes(ax, n_panels, figsize, what):
+    """The Axes for ``n_panels`` side-by-side panels, and the Axes divided.
+
+    ``what`` names the plot in error messages. Returns ``(axes,
+    bounding_ax)``: a 1-D object array of ``n_panels`` Axes, and the Axes
+    given as ``ax`` if it was divided into them, else None.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.axes import Axes
+
+    if ax is None:
+        # Without a layout engine, savefig cuts off the x labels (and the y
+        # label of a log axis, whose tick labels are wider).
+        _, axes = plt.subplots(
+            1, n_panels, figsize=figsize, layout="constrained", squeeze=False
+        )
+        return axes.ravel(), None
+    if not isinstance(ax, Axes):
+        axes = np.asarray(ax, dtype=object).ravel()
+        if axes.size != n_panels:
+            if n_panels == 1:
+                expected = "one Axes"
+            else:
+                expected = f"one Axes, which is divided into them, or {n_panels} Axes"
+            raise ValueError(
+                f"{what} draws {n_panels} panel(s): pass {expected}; ax holds "
+                f"{axes.size} Axes."
+            )
+        return axes, None
+    if n_panels == 1:
+        return np.array([ax], dtype=object), None
+    # As sklearn.inspection.PartialDependenceDisplay.plot does: hide the Axes
+    # and put the panels where it was. An Axes already hidden was most likely
+    # divided by an earlier plot; dividing it again would stack new panels on
+    # top of the old ones.
+    if not ax.axison:
+        raise ValueError(
+            "ax was already divided by an earlier plot; pass display.ax_ "
+            "(its panels) instead."
+        )
+    ax.set_axis_off()
+    figure = ax.figure
+    axes = np.empty(n_panels, dtype=object)
+    spec = ax.get_subplotspec() if hasattr(ax, "get_subplotspec") else None
+    if spec is not None:
+        from matplotlib.gridspec import GridSpecFromSubplotSpec
+
+        # Without a layout engine, the default gap (wspace=0.2) puts the
+        # right panel's y label over the left panel. A layout engine makes
+        # its own room, and a fixed gap would only narrow the panels further.
+        wspace = 0.4 if figure.get_layout_engine() is None else None
+        grid = GridSpecFromSubplotSpec(1, n_panels, subplot_spec=spec, wspace=wspace)
+        for i, cell in enumerate(grid):
+            axes[i] = figure.add_subplot(cell)
+    else:
+        # An Axes placed by hand (Figure.add_axes): split its rectangle.
+        x0, y0, width, height = ax.get_position().bounds
+        gap = 0.4 * width / (n_panels + 0.4 * (n_panels - 1))
+        panel = (width - gap * (n_panels - 1)) / n_panels
+        for i in range(n_panels):
+            axes[i] = figure.add_axes([x0 + i * (panel + gap), y0, panel, height])
+    return axes, ax
+
+
 def _alive_weights(estimator, layer):
     """The alive weights of weight matrix ``layer``, as a 1-D array."""
     n_layers = len(estimator.coefs_)
@@ -53,9 +147,10 @@ class CompressionDisplay:
     """Compression per epoch and per layer of a fitted BSP network.
 
     The left panel is ``compression_curve_``, the share of synapses pruned
-    after each epoch; the right panel is the share pruned in each weight
-    matrix at the end of the fit, from ``coef_masks_``. Build it with
-    :meth:`from_estimator`; the constructor takes precomputed values.
+    after each epoch (after each iteration for ``solver="lbfgs"``); the right
+    panel is the share pruned in each weight matrix at the end of the fit,
+    from ``coef_masks_``. Build it with :meth:`from_estimator`; the
+    constructor takes precomputed values.
 
     Parameters
     ----------
@@ -64,9 +159,15 @@ class CompressionDisplay:
     layer_compression : array-like of shape (n_layers,)
         Share of the synapses of each weight matrix pruned, in ``[0, 1]``.
     layer_shapes : list of tuple of int, default=None
-        Shape ``(n_in, n_out)`` of each weight matrix, for the bar labels.
+        Shape ``(n_in, n_out)`` of each weight matrix, for the bar labels
+        (``"n_in\u2192n_out"``); the bars are named ``"layer <index>"`` if
+        None.
     estimator_name : str, default=None
         Name of the estimator, for the legend and titles.
+    curve_unit : str, default="epoch"
+        What one point of ``compression_curve`` stands for, for the x label
+        and title of the curve: ``"epoch"`` for the stochastic solvers,
+        ``"iteration"`` for L-BFGS.
 
     Attributes
     ----------
@@ -76,6 +177,9 @@ class CompressionDisplay:
         The per-layer bars; None if not drawn.
     ax_ : matplotlib Axes or ndarray of two Axes
         The Axes drawn on: one, or two for ``kind="both"`` (curve, bars).
+    bounding_ax_ : matplotlib Axes or None
+        The single Axes passed as ``ax`` for ``kind="both"``, hidden and
+        divided into the two Axes of ``ax_``; None otherwise.
     figure_ : matplotlib Figure
         The figure holding the Axes.
 
@@ -107,11 +211,13 @@ class CompressionDisplay:
         layer_compression,
         layer_shapes=None,
         estimator_name=None,
+        curve_unit="epoch",
     ):
         self.compression_curve = compression_curve
         self.layer_compression = layer_compression
         self.layer_shapes = layer_shapes
         self.estimator_name = estimator_name
+        self.curve_unit = curve_unit
 
     @classmethod
     def from_estimator(
@@ -129,14 +235,16 @@ class CompressionDisplay:
         Parameters
         ----------
         estimator : BSPClassifier or BSPRegressor
-            A fitted estimator with ``compression_curve_`` and
-            ``coef_masks_``.
+            A fitted pruning estimator, with ``compression_curve_`` and
+            ``coef_masks_``. The curve's x axis counts epochs, or iterations
+            for ``solver="lbfgs"``.
         kind : {"both", "epochs", "layers"}, default="both"
             Draw the curve per epoch, the bars per layer, or both side by
             side.
-        ax : matplotlib Axes or array-like of two Axes, default=None
-            Where to draw (two Axes for ``kind="both"``); a new figure if
-            None.
+        ax : matplotlib Axes or array-like of Axes, default=None
+            Where to draw: one Axes, which is divided in two for
+            ``kind="both"``, or as many Axes as panels; a new figure with
+            constrained layout if None.
         name : str, default=None
             Name of the estimator; its class name if None.
         line_kwargs, bar_kwargs : dict, default=None
@@ -146,15 +254,32 @@ class CompressionDisplay:
         -------
         display : CompressionDisplay
             The display, with the artists drawn.
+
+        Raises
+        ------
+        NotFittedError
+            If ``estimator`` is not fitted.
+        TypeError
+            If ``estimator`` is fitted but does not prune (no ``coef_masks_``
+            or ``compression_curve_``), such as an ``MLPClassifier``; draw
+            its weights with :class:`WeightHistogramDisplay` instead.
         """
         _check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        check_is_fitted(estimator, "coef_masks_")
+        _check_fitted_with(
+            estimator,
+            ["coef_masks_", "compression_curve_"],
+            f"{cls.__name__}.from_estimator",
+            "a pruning estimator (BSPClassifier or BSPRegressor)",
+        )
         masks = [np.asarray(m, dtype=bool) for m in estimator.coef_masks_]
+        # L-BFGS records the compression once per iteration, not per epoch.
+        lbfgs = getattr(estimator, "solver", None) == "lbfgs"
         display = cls(
             compression_curve=np.asarray(estimator.compression_curve_),
             layer_compression=np.array([1.0 - m.mean() for m in masks]),
             layer_shapes=[m.shape for m in masks],
             estimator_name=_estimator_name(estimator, name),
+            curve_unit="iteration" if lbfgs else "epoch",
         )
         return display.plot(
             ax=ax, kind=kind, line_kwargs=line_kwargs, bar_kwargs=bar_kwargs
@@ -167,9 +292,13 @@ class CompressionDisplay:
 
         Parameters
         ----------
-        ax : matplotlib Axes or array-like of two Axes, default=None
-            Where to draw (two Axes for ``kind="both"``); a new figure if
-            None.
+        ax : matplotlib Axes or array-like of Axes, default=None
+            Where to draw. One Axes takes every ``kind``: for
+            ``kind="both"`` it is hidden and divided into two side by side
+            (as :class:`~sklearn.inspection.PartialDependenceDisplay` does),
+            kept in ``bounding_ax_``. An array-like must hold one Axes per
+            panel (two for ``kind="both"``). A new figure with constrained
+            layout if None.
         kind : {"both", "epochs", "layers"}, default="both"
             What to draw.
         name : str, default=None
@@ -180,11 +309,17 @@ class CompressionDisplay:
         Returns
         -------
         display : CompressionDisplay
-            This display, with ``line_``, ``bars_``, ``ax_`` and
-            ``figure_`` set.
+            This display, with ``line_``, ``bars_``, ``ax_``,
+            ``bounding_ax_`` and ``figure_`` set.
+
+        Raises
+        ------
+        ValueError
+            If ``kind`` is unknown, if an array-like ``ax`` does not hold one
+            Axes per panel, or if ``ax`` was already divided by an earlier
+            call.
         """
         _check_matplotlib_support(f"{type(self).__name__}.plot")
-        import matplotlib.pyplot as plt
 
         panels = {
             "both": ["epochs", "layers"],
@@ -196,17 +331,9 @@ class CompressionDisplay:
                 f"kind must be 'both', 'epochs' or 'layers'; got {kind!r}."
             )
         panels = panels[kind]
-        if ax is None:
-            width = 4.5 * len(panels)
-            _, axes = plt.subplots(1, len(panels), figsize=(width, 3.6))
-        else:
-            axes = ax
-        axes = np.atleast_1d(np.asarray(axes, dtype=object))
-        if axes.size != len(panels):
-            raise ValueError(
-                f"kind={kind!r} draws {len(panels)} panel(s); ax holds "
-                f"{axes.size} Axes."
-            )
+        axes, self.bounding_ax_ = _panel_axes(
+            ax, len(panels), figsize=(4.5 * len(panels), 3.6), what=f"kind={kind!r}"
+        )
         name = self.estimator_name if name is None else name
 
         self.line_ = self.bars_ = None
@@ -225,25 +352,29 @@ class CompressionDisplay:
         kwargs = {"label": name} if name else {}
         kwargs.update(line_kwargs or {})
         (self.line_,) = ax.plot(epochs, curve, **kwargs)
-        ax.set(xlabel="epoch", ylabel="synapses pruned (%)", ylim=(0, 100))
-        ax.set_title("Compression per epoch")
+        unit = self.curve_unit
+        ax.set(xlabel=unit, ylabel="synapses pruned (%)", ylim=(0, 100))
+        ax.set_title(f"Compression per {unit}")
         if name:
             ax.legend(loc="lower right")
 
     def _plot_layers(self, ax, name, bar_kwargs):
         values = 100 * np.asarray(self.layer_compression, dtype=float)
-        if self.layer_shapes is None:
-            labels = [f"layer {i}" for i in range(len(values))]
-        else:
-            labels = [f"{n_in}\u2192{n_out}" for n_in, n_out in self.layer_shapes]
+        shapes = self.layer_shapes or [None] * len(values)
+        labels = [_matrix_name(i, shape) for i, shape in enumerate(shapes)]
         kwargs = {"color": "tab:orange"}
         kwargs.update(bar_kwargs or {})
         self.bars_ = ax.bar(labels, values, **kwargs)
         ax.bar_label(self.bars_, fmt="%.1f")
-        ax.set(xlabel="weight matrix (inputs\u2192outputs)", ylim=(0, 105))
+        xlabel = "weight matrix"
+        if self.layer_shapes is not None:
+            xlabel += " (inputs\u2192outputs)"
+        ax.set(xlabel=xlabel, ylim=(0, 105))
         ax.set_ylabel("synapses pruned (%)")
+        # The name on a line of its own: a panel half a default figure wide
+        # does not hold "Compression per layer: BSPClassifier" on one line.
         title = "Compression per layer"
-        ax.set_title(f"{title}: {name}" if name else title)
+        ax.set_title(f"{title}\n{name}" if name else title)
 
 
 class WeightHistogramDisplay:
@@ -267,6 +398,10 @@ class WeightHistogramDisplay:
         Index of the weight matrix, for the title.
     estimator_name, reference_name : str, default=None
         Names for the legend.
+    layer_shape : tuple of int, default=None
+        Shape ``(n_in, n_out)`` of the weight matrix. The title then names
+        it ``"n_in\u2192n_out"``, as :class:`CompressionDisplay` names its
+        bars; ``"layer <layer>"`` if None.
 
     Attributes
     ----------
@@ -318,12 +453,14 @@ class WeightHistogramDisplay:
         layer=0,
         estimator_name=None,
         reference_name=None,
+        layer_shape=None,
     ):
         self.weights = weights
         self.reference_weights = reference_weights
         self.layer = layer
         self.estimator_name = estimator_name
         self.reference_name = reference_name
+        self.layer_shape = layer_shape
 
     @classmethod
     def from_estimator(
@@ -343,11 +480,14 @@ class WeightHistogramDisplay:
 
         Parameters
         ----------
-        estimator : BSPClassifier or BSPRegressor
-            A fitted estimator; its alive synapses (``coef_masks_``) are
-            counted. Sparse ``coefs_`` (after ``sparsify_coefs()``) work.
+        estimator : BSPClassifier, BSPRegressor, MLPClassifier or MLPRegressor
+            A fitted multi-layer perceptron (with ``coefs_``). Only the alive
+            synapses of a pruning estimator (``coef_masks_``) are counted;
+            every weight of a dense one, such as an ``MLPClassifier``.
+            Sparse ``coefs_`` (after ``sparsify_coefs()``) work.
         layer : int, default=0
-            Index of the weight matrix: 0 for the input-to-hidden weights.
+            Index of the weight matrix: 0 for the input-to-hidden weights,
+            -1 for the last.
         reference : estimator, default=None
             A fitted network of the same shape to compare with, such as an
             ``MLPClassifier`` or a ``BSPClassifier(pruning_rate=0)``; all its
@@ -355,7 +495,7 @@ class WeightHistogramDisplay:
         bins : int or array-like, default=80
             Number of bins, or their edges, shared by both histograms.
         ax : matplotlib Axes, default=None
-            Where to draw; a new figure if None.
+            Where to draw; a new figure with constrained layout if None.
         name, reference_name : str, default=None
             Legend names; the class names if None.
         hist_kwargs, reference_hist_kwargs : dict, default=None
@@ -365,23 +505,38 @@ class WeightHistogramDisplay:
         -------
         display : WeightHistogramDisplay
             The display, with the histograms drawn.
+
+        Raises
+        ------
+        NotFittedError
+            If ``estimator`` or ``reference`` is not fitted.
+        TypeError
+            If ``estimator`` or ``reference`` is fitted but has no
+            ``coefs_`` (it is not a multi-layer perceptron).
+        ValueError
+            If ``layer`` is out of range.
         """
         _check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        check_is_fitted(estimator, "coefs_")
+        caller = f"{cls.__name__}.from_estimator"
+        needs = "a multi-layer perceptron (such as BSPClassifier or MLPClassifier)"
+        _check_fitted_with(estimator, ["coefs_"], caller, needs)
         reference_weights = None
         if reference is not None:
-            check_is_fitted(reference, "coefs_")
+            _check_fitted_with(reference, ["coefs_"], caller, needs)
             reference_weights = _alive_weights(reference, layer)
             if reference_name is None:
                 reference_name = _estimator_name(reference, None)
                 if reference_name == _estimator_name(estimator, name):
                     reference_name = f"{reference_name} (reference)"
+        # _alive_weights checks that ``layer`` is in range.
+        weights = _alive_weights(estimator, layer)
         display = cls(
-            weights=_alive_weights(estimator, layer),
+            weights=weights,
             reference_weights=reference_weights,
             layer=layer,
             estimator_name=_estimator_name(estimator, name),
             reference_name=reference_name,
+            layer_shape=estimator.coefs_[layer].shape,
         )
         return display.plot(
             ax=ax,
@@ -404,7 +559,7 @@ class WeightHistogramDisplay:
         Parameters
         ----------
         ax : matplotlib Axes, default=None
-            Where to draw; a new figure if None.
+            Where to draw; a new figure with constrained layout if None.
         bins : int or array-like, default=80
             Number of bins, or their edges, shared by both histograms.
         log : bool, default=True
@@ -420,10 +575,9 @@ class WeightHistogramDisplay:
             ``bin_edges_``, ``ax_`` and ``figure_`` set.
         """
         _check_matplotlib_support(f"{type(self).__name__}.plot")
-        import matplotlib.pyplot as plt
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(5.5, 3.8))
+        # One panel: a single Axes (or a list holding one) is drawn on as is.
+        (ax,), _ = _panel_axes(ax, 1, figsize=(5.5, 3.8), what="The histogram")
         weights = np.asarray(self.weights, dtype=float).ravel()
         everything = [weights]
         if self.reference_weights is not None:
@@ -457,7 +611,10 @@ class WeightHistogramDisplay:
         if log:
             ax.set_yscale("log")
         ax.set(xlabel="weight", ylabel="density")
-        ax.set_title(f"Weights of layer {self.layer}")
+        title = f"Weights of {_matrix_name(self.layer, self.layer_shape)}"
+        if self.layer_shape is not None:
+            title += " (inputs\u2192outputs)"
+        ax.set_title(title)
         ax.legend(loc="best", fontsize="small")
         self.ax_ = ax
         self.figure_ = ax.figure
