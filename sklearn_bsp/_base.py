@@ -1242,10 +1242,9 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         densify_coefs : The inverse operation.
         """
         check_is_fitted(self)
-        self.coefs_ = [
-            c if sp.issparse(c) else sp.csr_matrix(c * m)
-            for c, m in zip(self.coefs_, self.coef_masks_)
-        ]
+        # Non-zero entries, not coef_masks_: the weights prediction uses
+        # (sklearn_bsp._inference.compact_network), edits included.
+        self.coefs_ = [c if sp.issparse(c) else sp.csr_matrix(c) for c in self.coefs_]
         self._refresh_inference()
         return self
 

@@ -56,6 +56,69 @@ def remove_dead_neurons(coefs, intercepts, masks, activation):
     return coefs, intercepts, masks
 
 
+def compact_network(coefs, intercepts, activation):
+    """The network that prediction computes, from the current arrays alone.
+
+    This is the one definition of an alive synapse for inference: a synapse
+    takes part where its weight is non-zero, whatever ``coef_masks_`` says
+    (a weight set by hand where the mask says pruned counts, a weight set to
+    0 where it says alive does not). :class:`InferenceNetwork`, the ONNX
+    export and ``sparsify_coefs`` all read the weights this way, so they
+    compute one function.
+
+    Parameters
+    ----------
+    coefs : list of ndarray or sparse matrix
+        Weights of each layer, ``(n_in, n_out)``.
+    intercepts : list of ndarray
+        Biases of each layer, ``(n_out,)``.
+    activation : str
+        Name of the hidden activation.
+
+    Returns
+    -------
+    coefs, intercepts, masks : list of ndarray
+        The layers without the dead hidden neurons (see
+        :func:`remove_dead_neurons`); the weights dense, the masks
+        ``coef != 0``. Arrays that need no change may be the inputs
+        themselves: do not write to them.
+
+    Raises
+    ------
+    TypeError
+        If a weight or bias array is not numeric.
+    ValueError
+        If the layers do not chain: a weight matrix that is not 2-d, a
+        different number of weight and bias arrays, or mismatched sizes.
+    """
+    if len(coefs) != len(intercepts) or len(coefs) == 0:
+        raise ValueError(
+            f"coefs_ and intercepts_ must hold one array per layer, got "
+            f"{len(coefs)} weight and {len(intercepts)} bias arrays."
+        )
+    dense = [c.toarray() if sp.issparse(c) else np.asarray(c) for c in coefs]
+    biases = [np.asarray(b) for b in intercepts]
+    for i, (coef, bias) in enumerate(zip(dense, biases)):
+        if coef.dtype.kind not in "fiub" or bias.dtype.kind not in "fiub":
+            raise TypeError(
+                f"Layer {i}: weights and biases must be numeric, got dtypes "
+                f"{coef.dtype} and {bias.dtype}."
+            )
+        if coef.ndim != 2 or bias.shape != coef.shape[1:]:
+            raise ValueError(
+                f"Layer {i}: weights must be of shape (n_in, n_out) and biases "
+                f"of shape (n_out,), got {coef.shape} and {bias.shape}."
+            )
+        if i and coef.shape[0] != dense[i - 1].shape[1]:
+            raise ValueError(
+                f"Layer {i}: weights of shape {coef.shape} take "
+                f"{coef.shape[0]} inputs, but layer {i - 1} has "
+                f"{dense[i - 1].shape[1]} outputs."
+            )
+    masks = [c != 0 for c in dense]
+    return remove_dead_neurons(dense, biases, masks, activation)
+
+
 # Share of hidden units the narrower network must drop to be used without
 # any compacted layer.
 NARROWER_SHARE = 0.2
@@ -85,9 +148,10 @@ def _same(array, snapshot):
 class InferenceNetwork:
     """The network that prediction runs, derived from the weights and biases.
 
-    Built from ``coefs_`` and ``intercepts_`` alone: a synapse takes part
-    where its weight is non-zero, so the narrower network computes exactly
-    the function of the current arrays, whatever the masks say. Hidden
+    Built from ``coefs_`` and ``intercepts_`` alone by
+    :func:`compact_network`: a synapse takes part where its weight is
+    non-zero, so the narrower network computes exactly the function of the
+    current arrays, whatever the masks say. Hidden
     neurons without non-zero outputs are removed, input-less ones are folded
     into the next biases (:func:`remove_dead_neurons`), and the layers that
     multiply faster through the sparse kernels get a
@@ -117,14 +181,12 @@ class InferenceNetwork:
         self._intercepts = [_snapshot(b) for b in intercepts]
         # Built from the network's own copies: an array it kept would
         # otherwise be the estimator's, which training changes in place.
-        dense = [c.toarray() if sp.issparse(c) else c for c in self._coefs]
-        masks = [c != 0 for c in dense]
-        self.coefs, self.intercepts, masks = remove_dead_neurons(
-            dense, self._intercepts, masks, activation
+        self.coefs, self.intercepts, masks = compact_network(
+            self._coefs, self._intercepts, activation
         )
         # Worth the check on its own when it drops a good share of the
         # hidden units (each product shrinks with them).
-        hidden = sum(c.shape[1] for c in dense[:-1])
+        hidden = sum(c.shape[1] for c in self._coefs[:-1])
         kept = sum(c.shape[1] for c in self.coefs[:-1])
         self.narrower = hidden > 0 and kept <= (1 - NARROWER_SHARE) * hidden
         self.kernels = []

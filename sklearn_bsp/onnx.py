@@ -1,11 +1,13 @@
 """Export of a fitted BSP network to ONNX.
 
-The exported graph is the *compacted* network that prediction uses: hidden
-neurons that pruning has left without outgoing synapses are removed, and
-neurons left without incoming synapses are folded into the next layer's
-biases (:func:`sklearn_bsp._inference.remove_dead_neurons`). It computes the
-same function as ``predict_proba`` (classifiers) or ``predict``
-(regressors), to float rounding.
+The exported graph is the *compacted* network that prediction uses, built
+from ``coefs_`` and ``intercepts_`` as they are at export time by the same
+helper (:func:`sklearn_bsp._inference.compact_network`): a synapse is one
+with a non-zero weight, whatever ``coef_masks_`` says; hidden neurons left
+without outgoing synapses are removed, and neurons left without incoming
+synapses are folded into the next layer's biases. It computes the same
+function as ``predict_proba`` (classifiers) or ``predict`` (regressors), to
+float rounding.
 
 Importing this module registers the converter with skl2onnx, so that
 ``skl2onnx.to_onnx(model, X)`` also works on a BSP estimator, alone or
@@ -16,13 +18,14 @@ inside a :class:`~sklearn.pipeline.Pipeline`. It needs the ``onnx`` extra
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import is_classifier
+from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 try:
     import onnx  # noqa: F401  (the ModelProto type that to_onnx returns)
     import skl2onnx
-    from skl2onnx import update_registered_converter
-    from skl2onnx._parse import _apply_zipmap
+    from skl2onnx import update_registered_converter, update_registered_parser
+    from skl2onnx._parse import _apply_zipmap, sklearn_parsers_map
     from skl2onnx.common.data_types import (
         DoubleTensorType,
         FloatTensorType,
@@ -38,7 +41,7 @@ except ImportError as exc:  # tested by test_missing_extra_names_it
         "the 'onnx' extra: pip install \"sklearn-bsp[onnx]\"."
     ) from exc
 
-from ._inference import remove_dead_neurons
+from ._inference import compact_network
 
 __all__ = ["to_onnx"]
 
@@ -77,14 +80,34 @@ def _is_multilabel(model):
 
 
 def _compact_layers(model):
-    """Dense copies of the compacted layers of ``model``.
+    """The compacted layers of ``model``, as prediction computes them.
 
-    ``coefs_`` may hold scipy.sparse matrices after ``sparsify_coefs()``; they are
-    densified here and the estimator is left untouched.
+    Read from ``coefs_`` and ``intercepts_`` as they are now, by the helper
+    that builds the network ``predict`` runs: a synapse is exported where
+    its weight is non-zero, whatever ``coef_masks_`` says, so that weights
+    assigned or edited after fitting are exported as ``predict`` uses them.
+    ``coefs_`` may hold scipy.sparse matrices after ``sparsify_coefs()``;
+    they are densified into copies and the estimator is left untouched.
     """
-    coefs = [c.toarray() if sp.issparse(c) else np.asarray(c) for c in model.coefs_]
-    masks = [np.asarray(m, dtype=bool) for m in model.coef_masks_]
-    return remove_dead_neurons(coefs, list(model.intercepts_), masks, model.activation)
+    coefs, intercepts, masks = compact_network(
+        model.coefs_, model.intercepts_, model.activation
+    )
+    # The graph's input and outputs are declared from these attributes.
+    n_outputs = coefs[-1].shape[1]
+    if n_outputs != model.n_outputs_:
+        raise ValueError(
+            f"The last weight matrix has {n_outputs} outputs, but the "
+            f"estimator has n_outputs_={model.n_outputs_}: coefs_ does not "
+            "match the fitted estimator."
+        )
+    n_features = getattr(model, "n_features_in_", coefs[0].shape[0])
+    if coefs[0].shape[0] != n_features:
+        raise ValueError(
+            f"The first weight matrix has {coefs[0].shape[0]} inputs, but "
+            f"the estimator was fitted on n_features_in_={n_features}: "
+            "coefs_ does not match the fitted estimator."
+        )
+    return coefs, intercepts, masks
 
 
 def _option(scope_or_container, model, name, value):
@@ -250,7 +273,7 @@ def _write_network(scope, operator, container, sparse_initializers):
 
 
 def _parse_bsp(scope, model, inputs, custom_parsers=None):
-    """skl2onnx parser: the outputs, with the ``zipmap`` option."""
+    """skl2onnx parser: the outputs, with the ``zipmap`` option (off by default)."""
     return _declare_outputs(scope, model, inputs, zipmap=None)
 
 
@@ -289,7 +312,8 @@ def to_onnx(
         graph.
     sparse_initializers : bool, default=False
         Store each weight matrix as an ONNX sparse tensor holding only the
-        alive synapses, instead of a dense tensor. This shrinks the file;
+        alive synapses (the non-zero weights, those prediction uses), instead
+        of a dense tensor. This shrinks the file;
         onnxruntime densifies sparse tensors when it loads the model, so it
         does not change the inference time.
     zipmap : bool or "columns", default=False
@@ -361,6 +385,42 @@ def to_onnx(
     )
 
 
+# Classes whose ZipMap is off unless requested, filled by _register.
+_ZIPMAP_OFF_BY_DEFAULT = set()
+
+
+def _has_own_options(scope, model):
+    # The test of skl2onnx's pipeline parser for options given for a step:
+    # by its id or by its class (options given for the pipeline, or by step
+    # name, have been moved to the step's id before parsing).
+    return scope.options is not None and (
+        id(model) in scope.options or type(model) in scope.options
+    )
+
+
+def _wrap_pipeline_parser(parse_pipeline):
+    """skl2onnx's pipeline parser, with ZipMap off for BSP classifier steps.
+
+    skl2onnx's parser gives each classifier step that has no options of its
+    own ``{"zipmap": True}``, the default of skl2onnx's classifiers, before
+    parsing it; the BSP parser cannot tell that from a request. Setting the
+    BSP default (``{"zipmap": False}``) first, for the same steps, keeps the
+    probabilities one tensor inside a pipeline as outside; a request, for
+    the step or for the pipeline, is left as it is.
+    """
+
+    def parse(scope, model, inputs, custom_parsers=None):
+        for _, step in model.steps:
+            if type(step) in _ZIPMAP_OFF_BY_DEFAULT and not _has_own_options(
+                scope, step
+            ):
+                scope.add_options(id(step), {"zipmap": False})
+        return parse_pipeline(scope, model, inputs, custom_parsers=custom_parsers)
+
+    parse.wrapped_by_sklearn_bsp = parse_pipeline
+    return parse
+
+
 def _register():
     """Let ``skl2onnx.to_onnx`` convert the BSP estimators."""
     import sklearn_bsp
@@ -381,6 +441,12 @@ def _register():
             parser=_parse_bsp,
             options=options,
         )
+        if alias == CLASSIFIER_ALIAS:
+            _ZIPMAP_OFF_BY_DEFAULT.add(cls)
+    # Unwrapped first, so that importing this module again wraps once.
+    current = sklearn_parsers_map[Pipeline]
+    original = getattr(current, "wrapped_by_sklearn_bsp", current)
+    update_registered_parser(Pipeline, _wrap_pipeline_parser(original))
 
 
 _register()

@@ -189,3 +189,61 @@ def test_sparse_input_with_sparse_stored_weights(kind):
         np.testing.assert_allclose(
             est.predict(X_sparse), reference.predict(X), rtol=1e-6, atol=1e-9
         )
+
+
+def _output(est, X):
+    return est.predict_proba(X) if isinstance(est, BSPClassifier) else est.predict(X)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+@pytest.mark.parametrize("storage", ["dense", "compacted"])
+def test_sparsify_coefs_keeps_what_prediction_uses(kind, storage):
+    est, reference, X = _fitted(kind, storage)
+    before = _output(est, X)
+    # A synapse the mask says pruned, into a hidden neuron with outputs,
+    # set by hand; and an alive one zeroed with its mask left True.
+    coef, mask = est.coefs_[0], est.coef_masks_[0]
+    has_out = est.coefs_[1].any(axis=1)
+    i, j = np.argwhere(~mask & has_out[None, :])[0]
+    coef[i, j] = 3.0
+    k, m = np.argwhere(mask)[0]
+    coef[k, m] = 0.0
+    edited = _output(est, X)
+    assert np.abs(edited - before).max() > 1e-3  # the edit shows
+
+    est.sparsify_coefs()
+
+    assert est.coefs_[0][i, j] == 3.0
+    assert est.coefs_[0][k, m] == 0 and est.coefs_[0].nnz == np.count_nonzero(coef)
+    np.testing.assert_allclose(_output(est, X), edited, rtol=1e-6, atol=1e-9)
+    _dense_view(reference, est)
+    _assert_like_mlp(est, reference, X)
+
+
+def test_sparsify_coefs_of_a_fitted_model_is_unchanged():
+    # Where the weights are 0 wherever the masks say pruned (any fitted
+    # model), storing the non-zero entries stores the alive ones.
+    import scipy.sparse as sp
+
+    est, _, X = _fitted("classifier", "compacted")
+    by_mask = [sp.csr_matrix(c * m) for c, m in zip(est.coefs_, est.coef_masks_)]
+    proba = est.predict_proba(X)
+    est.sparsify_coefs()
+    for a, b in zip(est.coefs_, by_mask):
+        for part in ("data", "indices", "indptr"):
+            np.testing.assert_array_equal(getattr(a, part), getattr(b, part))
+    np.testing.assert_array_equal(est.predict_proba(X), proba)
+
+
+def test_inference_network_is_the_shared_compaction():
+    from sklearn_bsp._inference import compact_network
+
+    est, _, _ = _fitted("classifier", "compacted")
+    i, j = np.argwhere(~est.coef_masks_[0])[0]
+    est.coefs_[0][i, j] = 1.0  # revived
+    est._refresh_inference()
+    coefs, intercepts, _ = compact_network(est.coefs_, est.intercepts_, est.activation)
+    for a, b in zip(
+        est._inference.coefs + est._inference.intercepts, coefs + intercepts
+    ):
+        np.testing.assert_array_equal(a, b)

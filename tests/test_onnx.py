@@ -18,6 +18,7 @@ pytest.importorskip("onnx")
 pytest.importorskip("skl2onnx")
 ort = pytest.importorskip("onnxruntime")
 
+import onnx  # noqa: E402
 import skl2onnx  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
@@ -256,3 +257,235 @@ def test_regressor_registered_with_skl2onnx():
     onx = skl2onnx.to_onnx(reg, X[:1])
     (prediction,) = _run(onx, X)
     np.testing.assert_allclose(prediction, reg.predict(X), rtol=1e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------
+# ZipMap: off by default, alone and in a pipeline; on request.
+# ---------------------------------------------------------------------------
+
+
+def _pipeline(kind):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _data(kind)
+    pipe = make_pipeline(
+        StandardScaler(), BSPClassifier(max_iter=40, random_state=0, **PRUNED)
+    ).fit(X, y)
+    return pipe, X
+
+
+def _output_kinds(onx):
+    return [(o.name, o.type.WhichOneof("value")) for o in onx.graph.output]
+
+
+EXPORTS = {
+    "skl2onnx_pipeline": lambda pipe, X: (skl2onnx.to_onnx(pipe, X[:1]), pipe),
+    "skl2onnx_alone": lambda pipe, X: (skl2onnx.to_onnx(pipe[-1], X[:1]), pipe[-1]),
+    "sklearn_bsp_alone": lambda pipe, X: (to_onnx(pipe[-1], X[:1]), pipe[-1]),
+}
+
+
+@pytest.mark.parametrize("export", sorted(EXPORTS))
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+def test_no_zipmap_by_default(kind, export):
+    pipe, X = _pipeline(kind)
+    onx, model = EXPORTS[export](pipe, X)
+    X_in = X if model is pipe else pipe[0].transform(X).astype(np.float32)
+
+    # As docs/deploy.rst says: label, and the probabilities as one tensor.
+    assert _output_kinds(onx) == [
+        ("label", "tensor_type"),
+        ("probabilities", "tensor_type"),
+    ]
+    proba_type = onx.graph.output[1].type.tensor_type
+    assert proba_type.elem_type == onnx.TensorProto.FLOAT
+    label, proba = _run(onx, X_in)
+    assert isinstance(proba, np.ndarray) and proba.shape == (len(X), len(pipe.classes_))
+    np.testing.assert_allclose(proba, model.predict_proba(X_in), rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(label, model.predict(X_in))
+
+
+def _zipmap_options(pipe, request):
+    if request == "step":
+        return {id(pipe[-1]): {"zipmap": True}}
+    if request == "class":
+        return {BSPClassifier: {"zipmap": True}}
+    if request == "pipeline":
+        return {id(pipe): {"zipmap": True}}
+    return {"bspclassifier__zipmap": True}  # by step name
+
+
+@pytest.mark.parametrize("request_by", ["step", "class", "pipeline", "name"])
+def test_zipmap_on_request_in_a_pipeline(request_by):
+    pipe, X = _pipeline("multiclass")
+    onx = skl2onnx.to_onnx(pipe, X[:1], options=_zipmap_options(pipe, request_by))
+
+    assert [kind for _, kind in _output_kinds(onx)] == ["tensor_type", "sequence_type"]
+    label, maps = _run(onx, X[:5])
+    expected = pipe.predict_proba(X[:5])
+    assert len(maps) == 5 and set(maps[0]) == set(pipe.classes_.tolist())
+    for row, probabilities in zip(maps, expected):
+        np.testing.assert_allclose(
+            [row[c] for c in pipe.classes_], probabilities, rtol=0, atol=1e-5
+        )
+    np.testing.assert_array_equal(label, pipe.predict(X[:5]))
+
+
+def test_zipmap_columns_on_request_in_a_pipeline():
+    pipe, X = _pipeline("multiclass")
+    onx = skl2onnx.to_onnx(pipe, X[:1], options={id(pipe[-1]): {"zipmap": "columns"}})
+    # The label, then one probability column per class.
+    outputs = _run(onx, X)
+    assert len(outputs) == 1 + len(pipe.classes_)
+    np.testing.assert_allclose(
+        np.column_stack(outputs[1:]), pipe.predict_proba(X), rtol=0, atol=1e-5
+    )
+
+
+def test_other_classifiers_keep_skl2onnx_default():
+    # The pipeline parser is changed for BSP classifier steps only.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _data("binary")
+    pipe = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    onx = skl2onnx.to_onnx(pipe, X[:1])
+    assert [kind for _, kind in _output_kinds(onx)] == ["tensor_type", "sequence_type"]
+
+
+def test_importing_again_wraps_the_pipeline_parser_once():
+    from skl2onnx._parse import _parse_sklearn_pipeline, sklearn_parsers_map
+    from sklearn.pipeline import Pipeline
+
+    module = importlib.reload(sklearn_bsp.onnx)
+    parser = sklearn_parsers_map[Pipeline]
+    assert parser.wrapped_by_sklearn_bsp is _parse_sklearn_pipeline
+    pipe, X = _pipeline("binary")
+    onx = module.to_onnx(pipe[-1], X[:1])
+    assert _output_kinds(onx)[1] == ("probabilities", "tensor_type")
+    assert _output_kinds(skl2onnx.to_onnx(pipe, X[:1]))[1] == (
+        "probabilities",
+        "tensor_type",
+    )
+
+
+# ---------------------------------------------------------------------------
+# The export reads the weights as prediction does: non-zero = alive.
+# ---------------------------------------------------------------------------
+
+
+def _expected(model, X):
+    if hasattr(model, "predict_proba"):
+        return model.predict_proba(X)
+    return model.predict(X)
+
+
+def _exported(model, X, sparse_initializers=False):
+    onx = to_onnx(model, X[:1], sparse_initializers=sparse_initializers)
+    return _run(onx, X)[-1]
+
+
+def _fitted_model(kind):
+    if kind == "regressor":
+        return _masked_regressor()
+    return _fit("multiclass", PRUNED)
+
+
+def _check_follows(model, X, before):
+    after = _expected(model, X)
+    # The edit matters: an export that ignored it would be caught.
+    assert np.abs(after - before).max() > 0.05
+    for sparse_initializers in (False, True):
+        np.testing.assert_allclose(
+            _exported(model, X, sparse_initializers), after, rtol=1e-5, atol=1e-5
+        )
+    np.testing.assert_allclose(
+        _run(skl2onnx.to_onnx(model, X[:1]), X)[-1], after, rtol=1e-5, atol=1e-5
+    )
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_export_follows_reassigned_coefs(kind):
+    model, X = _fitted_model(kind)
+    before = _expected(model, X)
+    rng = np.random.default_rng(0)
+    # New arrays, non-zero everywhere: synapses the masks call pruned too.
+    model.coefs_ = [
+        c + rng.normal(scale=0.3, size=c.shape).astype(c.dtype) for c in model.coefs_
+    ]
+    assert not all(m.all() for m in model.coef_masks_)
+    _check_follows(model, X, before)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_export_follows_in_place_edits(kind):
+    model, X = _fitted_model(kind)
+    before = _expected(model, X)
+    coef, mask = model.coefs_[0], model.coef_masks_[0]
+    alive, pruned = np.argwhere(mask), np.argwhere(~mask)
+    # Half of the alive synapses of the first layer zeroed (the mask still
+    # says alive), the others scaled, and pruned ones revived.
+    coef[tuple(alive[::2].T)] = 0.0
+    coef[tuple(alive[1::2].T)] *= 2.0
+    coef[tuple(pruned[::3].T)] = 0.5
+    _check_follows(model, X, before)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_revived_weight_is_honoured_by_predict_export_and_sparsify(kind):
+    model, X = _fitted_model(kind)
+    before = _expected(model, X)
+    # An output synapse that the mask says pruned, from a last hidden
+    # neuron that has inputs, set by hand. For the regressor it is neuron 1,
+    # whose outputs were all pruned: an export by the masks drops the neuron.
+    has_in = model.coefs_[-2].any(axis=0)
+    i, j = np.argwhere(~model.coef_masks_[-1] & has_in[:, None])[0]
+    if kind == "regressor":
+        assert i == 1 and not model.coef_masks_[-1][1].any()
+    model.coefs_[-1][i, j] = 4.0
+    _check_follows(model, X, before)
+
+    after = _expected(model, X)
+    model.sparsify_coefs()
+    assert model.coefs_[-1][i, j] == 4.0  # kept, not dropped by the mask
+    np.testing.assert_allclose(_expected(model, X), after, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(_exported(model, X), after, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_export_follows_edits_of_sparse_coefs(kind):
+    model, X = _fitted_model(kind)
+    before = _expected(model, X)
+    model.sparsify_coefs()
+    model.coefs_[-1].data *= -1.5
+    _check_follows(model, X, before)
+
+    before = _expected(model, X)
+    # New sparse matrices with entries where the masks say pruned.
+    model.coefs_ = [
+        sp.csr_matrix(np.where(m, c.toarray(), 0.2).astype(c.dtype))
+        for c, m in zip(model.coefs_, model.coef_masks_)
+    ]
+    _check_follows(model, X, before)
+
+
+def test_mismatched_coefs_are_refused():
+    clf, X = _fit("multiclass", PRUNED)
+    coefs, intercepts = list(clf.coefs_), list(clf.intercepts_)
+
+    clf.coefs_ = coefs[:-1]
+    with pytest.raises(ValueError, match="one array per layer"):
+        to_onnx(clf, X)
+    clf.coefs_ = [coefs[0], coefs[1][:-1], coefs[2]]
+    with pytest.raises(ValueError, match="take 31 inputs, but layer 0 has 32"):
+        to_onnx(clf, X)
+    clf.coefs_ = [coefs[0], coefs[1], coefs[2][:, :-1]]
+    clf.intercepts_ = [intercepts[0], intercepts[1], intercepts[2][:-1]]
+    with pytest.raises(ValueError, match="n_outputs_=4"):
+        to_onnx(clf, X)
+    clf.coefs_ = [c.astype(object) for c in coefs]
+    clf.intercepts_ = intercepts
+    with pytest.raises(TypeError, match="numeric"):
+        to_onnx(clf, X)

@@ -66,3 +66,36 @@ def test_pruning_resumes_after_loading(kind, tmp_path):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(a, c)
     assert loaded.compression_curve_ == est.compression_curve_
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_round_trip_after_sparsify_coefs(kind, solver, tmp_path):
+    import scipy.sparse as sp
+
+    est, X, y = _fitted(kind, solver)
+    expected = est.predict(X)
+    est.sparsify_coefs()
+    path = tmp_path / "model.skops"
+    sio.dump(est, path)
+
+    # The README's call: trust the estimator's class, nothing else.
+    assert sio.get_untrusted_types(file=path) == [
+        f"sklearn_bsp._{kind}.{type(est).__name__}"
+    ]
+    loaded = sio.load(path, trusted=[type(est)])
+
+    np.testing.assert_array_equal(loaded.predict(X), expected)
+    if kind == "classifier":
+        np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+    for a, b in zip(est.coefs_, loaded.coefs_):
+        assert type(b) is sp.csr_matrix
+        assert b.shape == a.shape and b.dtype == a.dtype
+        for part in ("data", "indices", "indptr"):
+            assert getattr(b, part).dtype == getattr(a, part).dtype
+            np.testing.assert_array_equal(getattr(b, part), getattr(a, part))
+    # Training resumes from the loaded model as from the original.
+    for model in (est, loaded):
+        model.set_params(warm_start=True, max_iter=2).fit(X, y)
+    for a, b in zip(est.coefs_, loaded.coefs_):
+        np.testing.assert_array_equal(a, b)
