@@ -1,4 +1,4 @@
-"""Build the compiled kernels of ``sklearn_bsp._sparse_kernels``.
+"""Build the compiled kernels (``sklearn_bsp._sparse_kernels``, ``_pruning_kernels``).
 
 Everything else about the package lives in ``pyproject.toml``.
 """
@@ -40,7 +40,7 @@ class BuildExt(build_ext):
 
     OpenMP is optional: without it the kernels run on one thread. On x86-64
     the kernels are compiled for AVX2 + FMA (every x86-64 CPU since 2013-15);
-    ``sklearn_bsp._sparse`` checks the CPU before importing them. Set
+    ``sklearn_bsp._kernels`` checks the CPU before importing them. Set
     ``SKLEARN_BSP_NO_AVX2=1`` to build for the baseline instruction set.
     """
 
@@ -65,11 +65,17 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
+# The C of the sparse kernels, compiled into the same extension, with the
+# same flags, as the Cython module that calls it. Paths are relative to this
+# file, as setuptools requires.
+CSRC = "sklearn_bsp/_csrc"
+
 extensions = [
     Extension(
         "sklearn_bsp._sparse_kernels",
-        ["sklearn_bsp/_sparse_kernels.pyx"],
-        include_dirs=[np.get_include()],
+        ["sklearn_bsp/_sparse_kernels.pyx", f"{CSRC}/sparse_kernels.c"],
+        include_dirs=[np.get_include(), CSRC],
+        depends=[f"{CSRC}/sparse_kernels.h", f"{CSRC}/sparse_kernels_typed.h"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
     ),
     Extension(

@@ -3,8 +3,9 @@
 Both models are trained in this one process on the same data with the same
 settings (BSPClassifier adds only its pruning parameters), MLPClassifier
 first. For BSPClassifier the script records, per epoch, the training time
-(scoring excluded) and the test accuracy through scikit-learn's callback API;
-MLPClassifier is timed as a whole fit. Then it measures ``predict_proba`` on
+(scoring excluded), the test accuracy and the compression with
+``sklearn_bsp.metrics.record_learning_curve``; MLPClassifier is timed as a
+whole fit. Then it measures ``predict_proba`` on
 the test set (input validation included; its share is printed), the pickled
 size and the peak memory allocated during ``fit``. The peak memory comes
 from a second fit of each model under tracemalloc: tracing every allocation
@@ -55,6 +56,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.utils.validation import validate_data
 
 from sklearn_bsp import BSPClassifier
+from sklearn_bsp.metrics import record_learning_curve
 
 
 def load(args):
@@ -77,53 +79,28 @@ def load(args):
     return train_test_split(X, y, train_size=args.n_train, random_state=0)
 
 
-class EpochRecorder:
-    """A scikit-learn callback: per epoch, training time, test accuracy and
-    compression, with the scoring's time left out of the fit's."""
-
-    def __init__(self, X_test, y_test):
-        self.X_test, self.y_test = X_test, y_test
-
-    def setup(self, estimator, context):
-        self.times, self.scores, self.compressions = [], [], []
-        self.scoring, self.start = 0.0, time.perf_counter()
-
-    def on_fit_task_begin(self, estimator, context):
-        pass
-
-    def on_fit_task_end(self, estimator, context):
-        if context.task_name != "epoch":
-            return False
-        now = time.perf_counter()
-        self.times.append(now - self.start - self.scoring)
-        self.scores.append(estimator.score(self.X_test, self.y_test))
-        self.compressions.append(estimator.compression_)
-        self.scoring += time.perf_counter() - now
-        return False
-
-    def teardown(self, estimator, context):
-        pass
-
-
 def _fit(model, X, y):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X, y)
 
 
-def fit_timed(model, X, y, X_test, y_test):
-    """Fit once; return (seconds, recorder). Per-epoch scoring is left out."""
-    recorder = None
-    if hasattr(model, "set_callbacks"):
-        recorder = EpochRecorder(X_test, y_test)
-        model.set_callbacks(recorder)
+def fit_timed(model, X, y):
+    """Fit once; return the seconds the fit took."""
     start = time.perf_counter()
     _fit(model, X, y)
-    seconds = time.perf_counter() - start
-    if recorder is not None:
-        model.set_callbacks()
-        seconds = recorder.times[-1]  # scoring left out
-    return seconds, recorder
+    return time.perf_counter() - start
+
+
+def fit_recorded(model, X, y, X_test, y_test):
+    """Fit once, scored after each epoch; return (seconds, curve).
+
+    The seconds are the fit's alone: the per-epoch scoring is left out.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        curve = record_learning_curve(model, X, y, X_test, y_test)
+    return float(curve.times[-1]), curve
 
 
 def peak_memory(model, X, y):
@@ -203,12 +180,12 @@ def main():
     print(f"settings: {params} {bsp_params}", flush=True)
 
     mlp = MLPClassifier(**params)
-    mlp_fit, _ = fit_timed(mlp, X, y, X_test, y_test)
+    mlp_fit = fit_timed(mlp, X, y)
     mlp_acc = mlp.score(X_test, y_test)
     print(f"MLPClassifier: fit {mlp_fit:.1f} s, accuracy {mlp_acc:.4f}", flush=True)
 
     bsp = BSPClassifier(**params, **bsp_params)
-    bsp_fit, curve = fit_timed(bsp, X, y, X_test, y_test)
+    bsp_fit, curve = fit_recorded(bsp, X, y, X_test, y_test)
     bsp_acc = bsp.score(X_test, y_test)
     print(
         f"BSPClassifier: fit {bsp_fit:.1f} s, accuracy {bsp_acc:.4f}, "
@@ -300,9 +277,9 @@ def main():
                     "compression": bsp.compression_,
                     "fit_seconds": {"bsp": bsp_fit, "mlp": mlp_fit},
                     "bsp_curve": {
-                        "times": list(curve.times),
-                        "scores": list(curve.scores),
-                        "compressions": list(curve.compressions),
+                        "times": curve.times.tolist(),
+                        "scores": curve.scores.tolist(),
+                        "compressions": curve.compressions.tolist(),
                     },
                     "predict": rows,
                 },

@@ -87,9 +87,7 @@ def run_case(dtype, pruned, rate, repeats, rng, threads, scope):
         if name == "exact":
             pruner._clear_cache()  # forget the band: partition every step
         if name == "numpy":
-            return pruner._numpy_step(
-                weights, masks, counters, patience, None, [None, None]
-            )
+            return pruner._numpy_step(weights, masks, counters, patience, None)
         if name == "rule u16":
             return pruner.step(weights, masks, narrow, patience)
         return pruner.step(weights, masks, counters, patience)

@@ -52,7 +52,7 @@ from threadpoolctl import threadpool_limits
 import sklearn_bsp
 from sklearn_bsp import BSPClassifier
 from sklearn_bsp.datasets import load_fashion_mnist
-from sklearn_bsp.metrics import learning_speedup
+from sklearn_bsp.metrics import learning_speedup, record_learning_curve
 
 NETWORKS = ("initial", "dropout", "bsp")
 LABELS = {"initial": "initial", "dropout": "dropout", "bsp": "BSP"}
@@ -315,7 +315,9 @@ def fit_and_record(path, config, estimator, X, y, X_test, y_test, checkpoint_eve
 
     The network is trained with one ``partial_fit`` call per epoch, its
     ``random_state`` a ``RandomState`` instance, so the shuffling and the
-    initial weights continue one random stream across calls. Every
+    initial weights continue one random stream across calls; the curves are
+    recorded by :func:`sklearn_bsp.metrics.record_learning_curve`, up to
+    ``checkpoint_every`` epochs at a time. At every multiple of
     ``checkpoint_every`` epochs the estimator (weights, masks, counters,
     optimizer state, random stream) and the curves so far are pickled next to
     the JSON result; a restarted run continues from there and gives the same
@@ -338,15 +340,26 @@ def fit_and_record(path, config, estimator, X, y, X_test, y_test, checkpoint_eve
     classes = np.unique(y)
     start = time.perf_counter()
     while len(curve["epochs"]) < config["epochs"]:
-        tic = time.perf_counter()
-        estimator.partial_fit(X, y, classes=classes)
-        seconds = time.perf_counter() - tic
-        epoch = len(curve["epochs"]) + 1
-        curve["epochs"].append(epoch)
-        curve["times"].append((curve["times"][-1] if epoch > 1 else 0.0) + seconds)
-        curve["scores"].append(float(estimator.score(X_test, y_test)))
-        curve["losses"].append(float(estimator.loss_curve_[-1]))
-        curve["compressions"].append(float(getattr(estimator, "compression_", 0.0)))
+        done = len(curve["epochs"])
+        # Up to the next checkpoint (or the end of the run).
+        n_epochs = min(
+            checkpoint_every - done % checkpoint_every, config["epochs"] - done
+        )
+        part = record_learning_curve(
+            estimator,
+            X,
+            y,
+            X_test,
+            y_test,
+            partial_fit_epochs=n_epochs,
+            classes=classes,
+        )
+        seconds_before = curve["times"][-1] if done else 0.0
+        curve["epochs"].extend((done + part.epochs).tolist())
+        curve["times"].extend((seconds_before + part.times).tolist())
+        for key in ("scores", "losses", "compressions"):
+            curve[key].extend(part[key].tolist())
+        epoch = len(curve["epochs"])
         if epoch % checkpoint_every == 0 and epoch < config["epochs"]:
             _save_checkpoint(
                 checkpoint,

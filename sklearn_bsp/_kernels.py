@@ -7,7 +7,6 @@ tree without a compiler) or when this CPU cannot run it; the callers then use
 their NumPy/SciPy paths, which give the same results.
 """
 
-import importlib
 import platform
 
 
@@ -35,14 +34,16 @@ def cpu_runs_kernels():
     return bool(features.get("AVX2") and features.get("FMA3"))
 
 
-def _load(name):
-    if not cpu_runs_kernels():
-        return None
+# Not even imported on a CPU that cannot run them: the import itself would
+# crash the interpreter.
+if cpu_runs_kernels():
     try:
-        return importlib.import_module(f"{__package__}.{name}")
+        from . import _sparse_kernels as sparse_kernels
     except ImportError:  # not built
-        return None
-
-
-sparse_kernels = _load("_sparse_kernels")
-pruning_kernels = _load("_pruning_kernels")
+        sparse_kernels = None
+    try:
+        from . import _pruning_kernels as pruning_kernels
+    except ImportError:  # not built
+        pruning_kernels = None
+else:
+    sparse_kernels = pruning_kernels = None

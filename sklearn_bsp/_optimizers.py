@@ -2,16 +2,17 @@
 
 The arithmetic is the same, operation for operation, as scikit-learn's
 ``sklearn/neural_network/_stochastic_optimizers.py``, so that with pruning
-turned off a fit reproduces ``MLPClassifier`` to the last bit. The one
-addition is :meth:`BaseOptimizer.forget`: when synapses are pruned, their
-momentum or Adam moments are cleared, so that with masked gradients a pruned
-weight receives an update of exactly 0 (paper eqs 3-5).
+turned off a fit reproduces ``MLPClassifier`` to the last bit.
 
 The per-parameter state lives in :attr:`BaseOptimizer.slots`, one dict of
 arrays per parameter. While a solver runs, the dict of a weight matrix is
 handed to that matrix's :class:`~sklearn_bsp._layers.SynapseLayer`, which
 owns it: when the layer changes storage (dense or compact) it replaces the
 dict's arrays, and the optimizer reads them from the dict at every update.
+When synapses are pruned the layer also clears their momentum or Adam
+moments (:meth:`~sklearn_bsp._layers.SynapseLayer.prune`), so that with
+masked gradients a pruned weight receives an update of exactly 0 (paper
+eqs 3-5).
 
 Adapted from scikit-learn (``sklearn/neural_network/_stochastic_optimizers.py``),
 Copyright (c) 2007-2024 The scikit-learn developers, BSD-3-Clause License
@@ -60,19 +61,6 @@ class BaseOptimizer:
         self.slots = [
             {name: np.zeros_like(param) for name in self.slot_names} for param in params
         ]
-
-    def forget(self, index, pruned):
-        """Clear the optimizer state of pruned synapses.
-
-        Parameters
-        ----------
-        index : int
-            Position of the weight matrix in ``params``.
-        pruned : ndarray of bool
-            True where a synapse was just pruned.
-        """
-        for array in self.slots[index].values():
-            array[pruned] = 0
 
     def iteration_ends(self, time_step):
         """Update the learning rate at the end of an epoch.

@@ -15,9 +15,10 @@ The rule (Zhao & Zeng, 2021, section 2.2):
    to 0 and its mask to False, for good.
 
 Two options go beyond the paper (both off by default): a cap on the number
-of synapses one step may prune (the weakest go first), and protected
-synapses that are never pruned (see :func:`output_paths`, which keeps every
-output neuron connected to the input).
+of synapses one step may prune (the weakest go first), and a guard that may
+keep some of the synapses a step would prune alive (the estimators' guard,
+:class:`~sklearn_bsp._guard.ReachabilityGuard`, keeps one path into every
+output neuron with :func:`output_paths`).
 
 Two implementations give bit-equal results: a NumPy reference, and compiled
 streaming passes (``_pruning_kernels``) that find the candidate threshold
@@ -45,7 +46,7 @@ _BAND_MIN = 64
 _BAND_TRIES = 4
 
 
-def _kernel_accepts(weights, masks, counters, protected):
+def _kernel_accepts(weights, masks, counters):
     """Whether the compiled passes can update these arrays in place."""
     if _kernels is None or not weights:
         return False
@@ -54,7 +55,7 @@ def _kernel_accepts(weights, masks, counters, protected):
     # ``scope="network"`` would have to be compared in two precisions.
     if dtype not in (np.float32, np.float64):
         return False
-    for i, (w, m, c) in enumerate(zip(weights, masks, counters)):
+    for w, m, c in zip(weights, masks, counters):
         if not (
             w.dtype == dtype
             and m.dtype == np.bool_
@@ -67,8 +68,6 @@ def _kernel_accepts(weights, masks, counters, protected):
             and m.flags.writeable
             and c.flags.writeable
         ):
-            return False
-        if protected[i] is not None and protected[i].shape != w.shape:
             return False
     return True
 
@@ -147,9 +146,9 @@ def output_paths(weights, masks):
     comes into it from a reachable neuron. The paths are then built
     greedily backwards: each output neuron takes its strongest (largest
     ``|w|``; ties to the lowest index) alive synapse from a reachable
-    neuron, that neuron does the same, and so on down to the input. Protect
-    these synapses (``SynapticPruner.step(..., protected=...)``) and pruning
-    can never disconnect an output neuron that is still connected.
+    neuron, that neuron does the same, and so on down to the input. A step
+    that keeps these synapses alive cannot disconnect an output neuron that
+    is still connected (the estimators' guard does so when a step would).
 
     Parameters
     ----------
@@ -211,8 +210,8 @@ class SynapticPruner:
     -----
     The object caches, per group of matrices that compete together, a band
     of magnitudes around the last threshold, and scratch buffers. The cache
-    only makes :meth:`step` faster; results never depend on it, and it is
-    not pickled.
+    only makes :meth:`step` faster; results never depend on it, and copies
+    (``copy.deepcopy``, pickle) leave it out.
 
     Examples
     --------
@@ -244,6 +243,10 @@ class SynapticPruner:
         self._bands = {}
         self._buffers = {}
 
+    # Copies leave the cache out. The estimators deep-copy their pruner at
+    # every partial_fit and warm-started fit, to restore it if the call
+    # fails: the copy needs neither the band nor the scratch buffers (some 17
+    # bytes per synapse), which only speed up the next step.
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_bands", None)
@@ -251,7 +254,6 @@ class SynapticPruner:
         return state
 
     def __setstate__(self, state):
-        state.setdefault("n_threads", 1)  # pickled before the option existed
         self.__dict__.update(state)
         self._clear_cache()
 
@@ -293,7 +295,6 @@ class SynapticPruner:
         patience,
         *,
         max_pruned=None,
-        protected=None,
         guard=None,
     ):
         """Apply one step of the rule, in place.
@@ -316,11 +317,6 @@ class SynapticPruner:
             earlier position in C order); the others stay alive and keep
             their counters. ``0`` prunes nothing but still counts. None: no
             cap.
-        protected : list of (ndarray of bool or None), or None, default=None
-            One entry per matrix: True where a synapse must never be pruned.
-            Protected synapses compete for candidacy and count like any
-            other; one whose counter exceeds the patience stays alive and
-            keeps its counter.
         guard : callable or None, default=None
             ``guard(positions) -> positions``: called (only when something
             is to be pruned, after ``max_pruned``) with, per matrix, the flat
@@ -344,39 +340,20 @@ class SynapticPruner:
             )
         if not patience >= 0:  # also rejects NaN
             raise ValueError(f"patience must be >= 0, got {patience!r}.")
-        if protected is None:
-            protected = [None] * len(weights)
-        elif len(protected) != len(weights):
-            raise ValueError(
-                f"protected must have one entry per weight matrix "
-                f"({len(weights)}), got {len(protected)}."
-            )
-        protected = [
-            None if p is None else np.asarray(p, dtype=bool) for p in protected
-        ]
-        if _kernel_accepts(weights, masks, counters, protected):
+        if _kernel_accepts(weights, masks, counters):
             return self._fused_step(
-                weights, masks, counters, patience, max_pruned, protected, guard
+                weights, masks, counters, patience, max_pruned, guard
             )
-        return self._numpy_step(
-            weights, masks, counters, patience, max_pruned, protected, guard
-        )
+        return self._numpy_step(weights, masks, counters, patience, max_pruned, guard)
 
-    def _numpy_step(
-        self, weights, masks, counters, patience, max_pruned, protected, guard=None
-    ):
+    def _numpy_step(self, weights, masks, counters, patience, max_pruned, guard=None):
         """:meth:`step` in NumPy: the reference the compiled path must match."""
         over = []
-        for counter, candidate, keep in zip(
-            counters, self.candidates(weights, masks), protected
-        ):
+        for counter, candidate in zip(counters, self.candidates(weights, masks)):
             # counter <- (counter + 1) if candidate else 0
             counter += 1
             counter *= candidate
-            newly = counter > patience
-            if keep is not None:
-                newly &= ~keep
-            over.append(np.flatnonzero(newly))
+            over.append(np.flatnonzero(counter > patience))
         if max_pruned is not None:
             over = _weakest(weights, over, max_pruned)
         if guard is not None and any(p.size for p in over):
@@ -394,9 +371,7 @@ class SynapticPruner:
                 pruned.append(None)
         return pruned
 
-    def _fused_step(
-        self, weights, masks, counters, patience, max_pruned, protected, guard=None
-    ):
+    def _fused_step(self, weights, masks, counters, patience, max_pruned, guard=None):
         """:meth:`step` in compiled passes, usually two per matrix (same result)."""
         groups = (
             [[i] for i in range(len(weights))]
@@ -424,7 +399,6 @@ class SynapticPruner:
                     band,
                     candidate,
                     patience,
-                    protected[i],
                     defer,
                 )
         if defer:
@@ -558,15 +532,13 @@ class SynapticPruner:
             result.append((ties, candidate))
         return result
 
-    def _update(self, w, mask, counter, code, band, candidate, patience, guard, defer):
+    def _update(self, w, mask, counter, code, band, candidate, patience, defer):
         """The counter pass over one matrix; returns (newly, over positions).
 
-        The synapses over the patience (protected ones left out) are pruned
-        here, or returned as ``over`` when ``defer``.
+        The synapses over the patience are pruned here, or returned as
+        ``over`` when ``defer``.
         """
         counter = counter.ravel()
-        if guard is not None:
-            guard = np.ascontiguousarray(guard).ravel()
         # The band's synapses: the pass resets them, so keep their next
         # count aside.
         band_count = (counter[band] + 1) * candidate if band.size else None
@@ -576,15 +548,12 @@ class SynapticPruner:
             counter,
             float(patience),
             buffer,
-            None if guard is None else guard.view(np.uint8),
             self.n_threads,
         )
         over = buffer[:n_over].copy()
         if band_count is not None:
             counter[band] = band_count
             band_over = band[band_count > patience]
-            if guard is not None:
-                band_over = band_over[~guard[band_over]]
             if band_over.size:
                 over = np.sort(np.concatenate([over, band_over]))
         if defer:

@@ -37,11 +37,14 @@ ctypedef fused counter_t:
 
 import numpy as np
 
-# Entries per inner chunk: the chunk is first scanned by a loop the compiler
-# vectorises, and only chunks that hold a rare event (a band entry, a counter
-# over the patience) are scanned again one entry at a time.
-DEF CHUNK = 32
-DEF BYTE_CHUNK = 224
+# Entries per chunk of the counter pass (CHUNK): the chunk is first scanned
+# by a loop the compiler vectorises, and only chunks that hold a rare event
+# (a counter over the patience) are scanned again one entry at a time. The
+# band pass counts in bytes, so its chunks (BYTE_CHUNK) hold fewer than 256
+# entries. Enum constants, so that the C compiler sees the chunk sizes.
+cdef enum:
+    CHUNK = 32
+    BYTE_CHUNK = 224
 # Bit 1 of each of eight codes: "in the band".
 cdef unsigned long long BAND_BITS = 0x0202020202020202ULL
 
@@ -61,8 +64,7 @@ cdef Py_ssize_t _band_block(const floating *w, const unsigned char *alive,
     cdef Py_ssize_t n_words = (stop - start) // 8
     # One branch-free loop the compiler vectorises: count below the band and
     # code every entry ... The counts are bytes over chunks of fewer than
-    # 256 entries: wider ones would cut the vector width (measured 27 %
-    # faster than 32-bit counts on a 784 x 500 float32 matrix).
+    # 256 entries: wider ones would cut the vector width.
     c = start
     while c < stop:
         end = c + BYTE_CHUNK if c + BYTE_CHUNK < stop else stop
@@ -160,8 +162,7 @@ def band_select(floating[::1] w, unsigned char[::1] alive, double lo,
 
 
 cdef Py_ssize_t _update_block(const unsigned char *code, counter_t *counter,
-                              int patience, const unsigned char *protected,
-                              Py_ssize_t start, Py_ssize_t stop,
+                              int patience, Py_ssize_t start, Py_ssize_t stop,
                               Py_ssize_t *over) noexcept nogil:
     """:func:`update_counters` on ``[start, stop)``; returns n_over."""
     cdef Py_ssize_t i, c, end, m = 0
@@ -178,7 +179,7 @@ cdef Py_ssize_t _update_block(const unsigned char *code, counter_t *counter,
             any_over |= cnt > patience
         if any_over:
             for i in range(c, end):
-                if counter[i] > patience and (protected == NULL or not protected[i]):
+                if counter[i] > patience:
                     over[start + m] = i
                     m += 1
         c = end
@@ -186,8 +187,7 @@ cdef Py_ssize_t _update_block(const unsigned char *code, counter_t *counter,
 
 
 def update_counters(const unsigned char[::1] code, counter_t[::1] counter,
-                    double patience, Py_ssize_t[::1] over, protected=None,
-                    int n_threads=1):
+                    double patience, Py_ssize_t[::1] over, int n_threads=1):
     """Update the consecutive-candidate counters, in place.
 
     The synapses coded 1 by :func:`band_select` (alive, below a band that
@@ -195,9 +195,9 @@ def update_counters(const unsigned char[::1] code, counter_t[::1] counter,
     other counter is reset to 0, those in the band (code 2) included: the
     caller settles the band's few synapses itself.
 
-    Nothing is pruned here: the positions of the unprotected synapses whose
-    counter now exceeds ``patience`` are returned, and the caller prunes
-    them (or chooses among them).
+    Nothing is pruned here: the positions of the synapses whose counter now
+    exceeds ``patience`` are returned, and the caller prunes them (or chooses
+    among them).
 
     Parameters
     ----------
@@ -210,9 +210,6 @@ def update_counters(const unsigned char[::1] code, counter_t[::1] counter,
     over : ndarray of intp, same size
         Receives the positions over the patience in C order, in
         ``over[:n_over]``.
-    protected : ndarray of uint8, same size, or None
-        Non-zero where the synapse must never be pruned (it is then left
-        out of ``over``; its counter runs as any other).
     n_threads : int, default=1
         OpenMP threads; the result does not depend on it.
 
@@ -222,8 +219,6 @@ def update_counters(const unsigned char[::1] code, counter_t[::1] counter,
         Number of positions written to ``over``.
     """
     cdef Py_ssize_t n = counter.shape[0], n_blocks, b, start, total = 0
-    cdef const unsigned char[::1] prot
-    cdef const unsigned char *prot_ptr = NULL
     # Counters are integers: ``c > patience`` is ``c > floor(patience)``.
     cdef int pat
     if patience >= 2147483647.0:
@@ -232,16 +227,13 @@ def update_counters(const unsigned char[::1] code, counter_t[::1] counter,
         pat = <int> patience
     if n == 0:
         return 0
-    if protected is not None:
-        prot = protected
-        prot_ptr = &prot[0]
     if n_threads < 1 or n < 65536:  # not worth waking a second thread
         n_threads = 1
     n_blocks = n_threads
     cdef Py_ssize_t[::1] counts = np.zeros(n_blocks, dtype=np.intp)
     with nogil:
         for b in prange(n_blocks, num_threads=n_threads, schedule="static"):
-            counts[b] = _update_block(&code[0], &counter[0], pat, prot_ptr,
+            counts[b] = _update_block(&code[0], &counter[0], pat,
                                       (n * b) // n_blocks,
                                       (n * (b + 1)) // n_blocks, &over[0])
         # Join the blocks' slices in block order (C order overall).

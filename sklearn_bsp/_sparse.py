@@ -24,33 +24,11 @@ from ._kernels import sparse_kernels as _kernels
 COMPILED = _kernels is not None
 
 # Densities (share of alive synapses) below which the sparse path is faster
-# than the dense BLAS product. Compiled kernels: measured on 2026-11-28 15:59
-# (machine clock) with ``python benchmarks/bench_kernels.py --threads 1
-# --clock cpu --run 1 --repeats 15`` (one thread each, median CPU time of the
-# thread) on AMD EPYC (Zen 4, 2 cores, KVM), OpenBLAS 0.3.31 SkylakeX kernel,
-# NumPy 2.4, SciPy 1.17, gcc -O3 -mavx2 -mfma. The machine was shared with
-# other jobs, which made two-thread wall times swing 3-30x: CPU time of one
-# thread was the steady measure. Kernel time / dense time, 784 x 500 layer,
-# float32, C / Fortran-ordered operands (three runs agreed within about 0.1,
-# except one outlier run for grad at 30-50 %):
-#              n=200 forward  backward     grad           n=10000 forward
-#   50 %       1.02 / 1.01    0.88 / 0.87  0.89 / 0.90    1.04 / 1.05
-#   40 %       0.64 / 0.65    0.87 / 0.86  0.84 / 0.83    0.88 / 0.89
-#   30 %       0.64 / 0.65    0.69 / 0.67  0.63 / 0.62    0.68 / 0.70
-#   20 %       0.45 / 0.45    0.37 / 0.37  0.50 / 0.50    0.51 / 0.51
-#   10 %       0.27 / 0.27    0.26 / 0.26  0.30 / 0.31    0.26 / 0.29
-#    5 %       0.15 / 0.15    0.11 / 0.11  0.18 / 0.19    0.16 / 0.17
-# float64: 30 % 0.53, 0.70, 0.50, 0.76 / 0.68; 10 % 0.28, 0.28, 0.25, 0.35.
-# Break-even: about 50 % at n=200, 47 % at n=10000. Two threads (the default)
-# could only be timed cleanly before the last kernel changes: break-even 39 %
-# (forward), 35 % (backward), 44 % (grad) at n=200. The thresholds keep a
-# margin below those. The 500 x 10 output layer breaks even lower (one thread:
-# forward 24 %, backward 38 %, grad 13 %), but its products take about 30
-# microseconds either way.
-# The scipy.sparse fallback was not changed; its thresholds are from the 0.1.0
-# measurement: the best scipy.sparse layout broke even at 17-20 % (n=200) and
-# 7-9 % (n=10000) against one BLAS thread, half that against two; the
-# fallback's gradient is the dense product itself.
+# than the dense BLAS product, per product: break-even points measured with
+# ``benchmarks/bench_kernels.py``, with a margin below them since they move
+# with the machine, the BLAS and the number of threads. The scipy.sparse
+# fallback breaks even at far lower densities, and its gradient is always the
+# dense product.
 _CROSSOVER_COMPILED = {"forward": 0.35, "backward": 0.30, "grad": 0.35}
 _CROSSOVER_SCIPY = {"forward": 0.05, "backward": 0.05, "grad": 0.0}
 
@@ -87,10 +65,7 @@ def choose_kernel(density, n_samples=200, op="forward", compiled=None):
 
 # Chunked visits pay a load and a store of a column's accumulators per chunk;
 # with fewer synapses than this per column and chunk, on average, that costs
-# more than the L1 hits save. One Zen 4 core, 784 x 500 layer, forward
-# kernel alone: chunks of 128 features with blocks of 8 vectors ran at 69
-# GFLOP/s at 30 % density (unchunked: 48 with 8 vectors, 49 with 4), 59 at
-# 10 % (unchunked, 4 vectors: 61) and 52 at 5 % (63).
+# more than the L1 hits save.
 _MIN_SYNAPSES_PER_CHUNK = 16
 
 

@@ -2,14 +2,14 @@
 # cython: cdivision=True, initializedcheck=False
 """Compiled kernels for pruned (sparse) layers.
 
-The layout follows sparse inference engines such as XNNPACK. A block of up
-to ``MAX_VECTORS`` SIMD vectors of samples (64 float32 or 32 float64 values)
-is transposed once into a buffer where each input feature is a contiguous row;
-then every alive synapse costs one fused multiply-add per vector of that row,
-with the accumulators of one output neuron held in registers.
-
-Measured refinements on top of that (one Zen 4 core, 784 x 500 layer, kernel
-alone; ``benchmarks/bench_kernels.py`` for the whole products):
+The products themselves are C (``sklearn_bsp/_csrc/sparse_kernels.c``,
+declared in ``_sparse_kernels.pxd``). Their layout follows sparse inference
+engines such as XNNPACK: a block of up to ``MAX_VECTORS`` SIMD vectors of
+samples (64 float32 or 32 float64 values) is transposed once into a buffer
+where each input feature is a contiguous row; then every alive synapse costs
+one fused multiply-add per vector of that row, with the accumulators of one
+output neuron held in registers. This module cuts the samples into blocks,
+hands the blocks to OpenMP threads and owns the buffers.
 
 - Blocks are cut to fit the samples: 200 float32 samples are 25 vectors, run
   for example as blocks of 7 + 6 + 6 + 6 vectors instead of 4 blocks of 64
@@ -18,10 +18,9 @@ alone; ``benchmarks/bench_kernels.py`` for the whole products):
   *chunks* of ``CHUNK`` input features, all columns for one chunk before the
   next chunk. The rows of one chunk (32 KB) then stay in L1 while the whole
   block (200 KB for 784 inputs) only fits in L2. Partial sums of the columns
-  go through memory between chunks; at 30 % density this raised the
-  multiply-add rate from 47 to 69-71 GFLOP/s.
-- Without chunks, blocks of 4 vectors (rows of 128 bytes) ran faster than
-  blocks of 8: 61-63 against 52-53 GFLOP/s at 5-10 % density.
+  go through memory between chunks.
+- Without chunks, on more features than one chunk, the rows come from L2;
+  blocks are then of 4 vectors (rows of 128 bytes) instead of 8.
 - The sampled gradient reduces four dot products at a time (horizontal adds)
   instead of summing the lanes of each one in turn.
 
@@ -42,381 +41,9 @@ wrapper that builds them is ``sklearn_bsp._sparse``.
 
 import numpy as np
 
+from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy
-
-ctypedef fused floating:
-    float
-    double
-
-cdef extern from *:
-    """
-    #include <string.h>
-    #if defined(__AVX__)
-    #  include <immintrin.h>
-    #endif
-
-    /* Vectors of samples per block: 8 accumulators cover the 4-cycle
-       latency of 2 FMA pipes, and leave registers for the rest. */
-    #define BSP_MAXV 8
-    /* Input features per chunk: 128 rows of 8 AVX vectors are 32 KB, the L1
-       data cache of the machines measured. */
-    #define BSP_CHUNK 128
-
-    #if defined(__AVX__)
-    #  define BSP_VBYTES 32
-    #else
-    #  define BSP_VBYTES 16
-    #endif
-
-    #if defined(__GNUC__) || defined(__clang__)
-    #  define BSP_INLINE static inline __attribute__((always_inline))
-    #  define BSP_VEC 1
-    #else
-    #  define BSP_INLINE static __inline
-    #  define BSP_VEC 0
-    #endif
-
-    /* The kernels take the number of vectors ``nv`` as an argument; the
-       dispatchers call them with constants so that the compiler unrolls the
-       vector loops and keeps the accumulators in named registers (arrays
-       indexed at run time would live on the stack). */
-    #define BSP_DISPATCH(CALL)                                               \\
-        switch (nv) {                                                        \\
-        case 1: CALL(1); break; case 2: CALL(2); break;                      \\
-        case 3: CALL(3); break; case 4: CALL(4); break;                      \\
-        case 5: CALL(5); break; case 6: CALL(6); break;                      \\
-        case 7: CALL(7); break; default: CALL(8); break;                     \\
-        }
-
-    #if BSP_VEC
-    typedef float bsp_v_f32 __attribute__((vector_size(BSP_VBYTES)));
-    typedef double bsp_v_f64 __attribute__((vector_size(BSP_VBYTES)));
-    /* Lane sum in the pairwise order of the horizontal adds below, so that
-       a synapse's gradient does not depend on whether it was reduced alone
-       or in a group of four (that is, on the chunks). */
-    #  define BSP_SUM(T, SFX)                                                 \\
-    BSP_INLINE T bsp_sum_##SFX(bsp_v_##SFX a) {                              \\
-        enum { W = BSP_VBYTES / sizeof(T) };                                 \\
-        T t[W];                                                              \\
-        memcpy(t, &a, sizeof t);                                             \\
-        for (int h = 1; h < W; h *= 2)                                       \\
-            for (int i = 0; i < W; i += 2 * h) t[i] += t[i + h];             \\
-        return t[0]; }
-    BSP_SUM(float, f32)
-    BSP_SUM(double, f64)
-    #  if defined(__AVX__)
-    /* g[0:4] += the lane sums of a0..a3 (horizontal adds) */
-    BSP_INLINE void bsp_add4_f32(float *g, bsp_v_f32 a0, bsp_v_f32 a1,
-                                 bsp_v_f32 a2, bsp_v_f32 a3) {
-        __m256 h = _mm256_hadd_ps(_mm256_hadd_ps((__m256)a0, (__m256)a1),
-                                  _mm256_hadd_ps((__m256)a2, (__m256)a3));
-        __m128 s = _mm_add_ps(_mm256_castps256_ps128(h),
-                              _mm256_extractf128_ps(h, 1));
-        _mm_storeu_ps(g, _mm_add_ps(_mm_loadu_ps(g), s));
-    }
-    BSP_INLINE void bsp_add4_f64(double *g, bsp_v_f64 a0, bsp_v_f64 a1,
-                                 bsp_v_f64 a2, bsp_v_f64 a3) {
-        __m256d h01 = _mm256_hadd_pd((__m256d)a0, (__m256d)a1);
-        __m256d h23 = _mm256_hadd_pd((__m256d)a2, (__m256d)a3);
-        __m256d s = _mm256_add_pd(_mm256_permute2f128_pd(h01, h23, 0x20),
-                                  _mm256_permute2f128_pd(h01, h23, 0x31));
-        _mm256_storeu_pd(g, _mm256_add_pd(_mm256_loadu_pd(g), s));
-    }
-    #  else
-    #    define BSP_ADD4(T, SFX)                                              \\
-    BSP_INLINE void bsp_add4_##SFX(T *g, bsp_v_##SFX a0, bsp_v_##SFX a1,     \\
-                                   bsp_v_##SFX a2, bsp_v_##SFX a3) {         \\
-        g[0] += bsp_sum_##SFX(a0); g[1] += bsp_sum_##SFX(a1);                \\
-        g[2] += bsp_sum_##SFX(a2); g[3] += bsp_sum_##SFX(a3);                \\
-    }
-    BSP_ADD4(float, f32)
-    BSP_ADD4(double, f64)
-    #  endif
-    #  define BSP_KERNELS(T, SFX)                                              \\
-    enum { BSP_W_##SFX = BSP_VBYTES / sizeof(T) };                           \\
-    BSP_INLINE bsp_v_##SFX bsp_ld_##SFX(const T *p) {                        \\
-        bsp_v_##SFX v; memcpy(&v, p, sizeof v); return v; }                  \\
-    BSP_INLINE void bsp_st_##SFX(T *p, bsp_v_##SFX v) {                      \\
-        memcpy(p, &v, sizeof v); }                                           \\
-    /* out[dst[j] * ldo + s] = sum over the synapses of column j of       */ \\
-    /* val[k] * buf[idx[k] * ldb + s], for s < bs; acc holds the partial  */ \\
-    /* sums between chunks                                                */ \\
-    BSP_INLINE void bsp_spmm_nv_##SFX(                                       \\
-            const int nv, const T *buf, Py_ssize_t ldb, const int *cptr,     \\
-            Py_ssize_t nc, const int *idx, const T *val, Py_ssize_t n_cols,  \\
-            T *acc, T *out, Py_ssize_t ldo, const int *dst, Py_ssize_t bs) { \\
-        const Py_ssize_t row = nv * BSP_W_##SFX;                             \\
-        for (Py_ssize_t c = 0; c < nc; c++) {                                \\
-            for (Py_ssize_t j = 0; j < n_cols; j++) {                        \\
-                const int *cp = cptr + j * (nc + 1) + c;                     \\
-                T *o = acc + j * row;                                        \\
-                bsp_v_##SFX a[BSP_MAXV];                                     \\
-                for (int v = 0; v < nv; v++)                                 \\
-                    a[v] = c ? bsp_ld_##SFX(o + v * BSP_W_##SFX)             \\
-                             : (bsp_v_##SFX){0};                             \\
-                for (Py_ssize_t k = cp[0]; k < cp[1]; k++) {                 \\
-                    const T *x = buf + (Py_ssize_t)idx[k] * ldb;             \\
-                    const T w = val[k];                                      \\
-                    for (int v = 0; v < nv; v++)                             \\
-                        a[v] += w * bsp_ld_##SFX(x + v * BSP_W_##SFX);       \\
-                }                                                            \\
-                if (c + 1 < nc) {                                            \\
-                    for (int v = 0; v < nv; v++)                             \\
-                        bsp_st_##SFX(o + v * BSP_W_##SFX, a[v]);             \\
-                    continue;                                                \\
-                }                                                            \\
-                /* last chunk: straight into the output row */              \\
-                T *y = out + (Py_ssize_t)dst[j] * ldo;                       \\
-                for (int v = 0; v < nv; v++) {                               \\
-                    Py_ssize_t left = bs - v * BSP_W_##SFX;                  \\
-                    if (left >= BSP_W_##SFX)                                 \\
-                        bsp_st_##SFX(y + v * BSP_W_##SFX, a[v]);             \\
-                    else if (left > 0)                                       \\
-                        memcpy(y + v * BSP_W_##SFX, &a[v], left * sizeof(T)); \\
-                }                                                            \\
-            }                                                                \\
-        }                                                                    \\
-    }                                                                        \\
-    /* g[k] += dot(xb[idx[k]], db[dst[j]]) for the columns j0 <= j < j1 */   \\
-    BSP_INLINE void bsp_sddmm_nv_##SFX(                                      \\
-            const int nv, const T *xb, const T *db, const int *cptr,         \\
-            Py_ssize_t nc, const int *idx, const int *dst,                   \\
-            Py_ssize_t j0, Py_ssize_t j1, T *g) {                            \\
-        const Py_ssize_t row = nv * BSP_W_##SFX;                             \\
-        for (Py_ssize_t c = 0; c < nc; c++) {                                \\
-            for (Py_ssize_t j = j0; j < j1; j++) {                           \\
-                const int *cp = cptr + j * (nc + 1) + c;                     \\
-                const T *d = db + (Py_ssize_t)dst[j] * row;                  \\
-                bsp_v_##SFX dv[BSP_MAXV];                                    \\
-                for (int v = 0; v < nv; v++)                                 \\
-                    dv[v] = bsp_ld_##SFX(d + v * BSP_W_##SFX);               \\
-                Py_ssize_t k = cp[0];                                        \\
-                /* four synapses at a time: one horizontal reduction for  */ \\
-                /* four dot products instead of one each                  */ \\
-                for (; k + 4 <= cp[1]; k += 4) {                             \\
-                    const T *x0 = xb + (Py_ssize_t)idx[k] * row;             \\
-                    const T *x1 = xb + (Py_ssize_t)idx[k + 1] * row;         \\
-                    const T *x2 = xb + (Py_ssize_t)idx[k + 2] * row;         \\
-                    const T *x3 = xb + (Py_ssize_t)idx[k + 3] * row;         \\
-                    bsp_v_##SFX a0 = bsp_ld_##SFX(x0) * dv[0];               \\
-                    bsp_v_##SFX a1 = bsp_ld_##SFX(x1) * dv[0];               \\
-                    bsp_v_##SFX a2 = bsp_ld_##SFX(x2) * dv[0];               \\
-                    bsp_v_##SFX a3 = bsp_ld_##SFX(x3) * dv[0];               \\
-                    for (int v = 1; v < nv; v++) {                           \\
-                        const Py_ssize_t o = v * BSP_W_##SFX;                \\
-                        a0 += bsp_ld_##SFX(x0 + o) * dv[v];                  \\
-                        a1 += bsp_ld_##SFX(x1 + o) * dv[v];                  \\
-                        a2 += bsp_ld_##SFX(x2 + o) * dv[v];                  \\
-                        a3 += bsp_ld_##SFX(x3 + o) * dv[v];                  \\
-                    }                                                        \\
-                    bsp_add4_##SFX(g + k, a0, a1, a2, a3);                   \\
-                }                                                            \\
-                for (; k < cp[1]; k++) {                                     \\
-                    const T *x = xb + (Py_ssize_t)idx[k] * row;              \\
-                    bsp_v_##SFX a = bsp_ld_##SFX(x) * dv[0];                 \\
-                    for (int v = 1; v < nv; v++)                             \\
-                        a += bsp_ld_##SFX(x + v * BSP_W_##SFX) * dv[v];      \\
-                    g[k] += bsp_sum_##SFX(a);                                \\
-                }                                                            \\
-            }                                                                \\
-        }                                                                    \\
-    }
-
-
-    #else
-    /* Portable scalar version for compilers without vector extensions:
-       "vectors" of BSP_VBYTES bytes are plain runs of values. */
-    #  define BSP_KERNELS(T, SFX)                                              \\
-    enum { BSP_W_##SFX = BSP_VBYTES / sizeof(T) };                           \\
-    BSP_INLINE void bsp_spmm_nv_##SFX(                                       \\
-            const int nv, const T *buf, Py_ssize_t ldb, const int *cptr,     \\
-            Py_ssize_t nc, const int *idx, const T *val, Py_ssize_t n_cols,  \\
-            T *acc, T *out, Py_ssize_t ldo, const int *dst, Py_ssize_t bs) { \\
-        const Py_ssize_t row = nv * BSP_W_##SFX;                             \\
-        for (Py_ssize_t c = 0; c < nc; c++)                                  \\
-            for (Py_ssize_t j = 0; j < n_cols; j++) {                        \\
-                const int *cp = cptr + j * (nc + 1) + c;                     \\
-                T *o = acc + j * row;                                        \\
-                if (!c) for (Py_ssize_t s = 0; s < row; s++) o[s] = 0;       \\
-                for (Py_ssize_t k = cp[0]; k < cp[1]; k++) {                 \\
-                    const T *x = buf + (Py_ssize_t)idx[k] * ldb;             \\
-                    for (Py_ssize_t s = 0; s < row; s++) o[s] += val[k] * x[s]; \\
-                }                                                            \\
-                if (c + 1 == nc)                                             \\
-                    memcpy(out + (Py_ssize_t)dst[j] * ldo, o, bs * sizeof(T)); \\
-            }                                                                \\
-    }                                                                        \\
-    BSP_INLINE void bsp_sddmm_nv_##SFX(                                      \\
-            const int nv, const T *xb, const T *db, const int *cptr,         \\
-            Py_ssize_t nc, const int *idx, const int *dst,                   \\
-            Py_ssize_t j0, Py_ssize_t j1, T *g) {                            \\
-        const Py_ssize_t row = nv * BSP_W_##SFX;                             \\
-        for (Py_ssize_t c = 0; c < nc; c++)                                  \\
-            for (Py_ssize_t j = j0; j < j1; j++) {                           \\
-                const int *cp = cptr + j * (nc + 1) + c;                     \\
-                const T *d = db + (Py_ssize_t)dst[j] * row;                  \\
-                for (Py_ssize_t k = cp[0]; k < cp[1]; k++) {                 \\
-                    const T *x = xb + (Py_ssize_t)idx[k] * row;              \\
-                    T s = 0;                                                 \\
-                    for (Py_ssize_t l = 0; l < row; l++) s += x[l] * d[l];   \\
-                    g[k] += s;                                               \\
-                }                                                            \\
-            }                                                                \\
-    }
-    #endif
-
-    BSP_KERNELS(float, f32)
-    BSP_KERNELS(double, f64)
-
-    #define BSP_DISPATCHERS(T, SFX)                                          \\
-    static void bsp_spmm_##SFX(int nv, const T *buf, Py_ssize_t ldb,         \\
-                               const int *cptr, Py_ssize_t nc,               \\
-                               const int *idx, const T *val,                 \\
-                               Py_ssize_t n_cols, T *acc, T *out,            \\
-                               Py_ssize_t ldo, const int *dst,               \\
-                               Py_ssize_t bs) {                              \\
-        BSP_DISPATCH(BSP_SPMM_##SFX) }                                       \\
-    static void bsp_sddmm_##SFX(int nv, const T *xb, const T *db,            \\
-                                const int *cptr, Py_ssize_t nc,              \\
-                                const int *idx, const int *dst,              \\
-                                Py_ssize_t j0, Py_ssize_t j1, T *g) {        \\
-        BSP_DISPATCH(BSP_SDDMM_##SFX) }                                      \\
-    /* buf[p * row + s] = X[s * s0 + p * s1] for s < bs, 0 up to row */      \\
-    static void bsp_pack_generic_##SFX(                                      \\
-            const T *X, Py_ssize_t s0, Py_ssize_t s1, Py_ssize_t p_begin,    \\
-            Py_ssize_t m, Py_ssize_t s_begin, Py_ssize_t bs,                 \\
-            Py_ssize_t row, T *buf) {                                        \\
-        /* tiles of 16 features: each sample row is read in short runs    */ \\
-        /* while 16 buffer rows are written                               */ \\
-        for (Py_ssize_t p0 = p_begin; p0 < m; p0 += 16) {                    \\
-            Py_ssize_t p1 = p0 + 16 < m ? p0 + 16 : m;                       \\
-            for (Py_ssize_t s = s_begin; s < bs; s++) {                      \\
-                const T *xs = X + s * s0;                                    \\
-                for (Py_ssize_t p = p0; p < p1; p++)                         \\
-                    buf[p * row + s] = xs[p * s1];                           \\
-            }                                                                \\
-        }                                                                    \\
-    }
-    #define BSP_SPMM_ARGS \\
-        buf, ldb, cptr, nc, idx, val, n_cols, acc, out, ldo, dst, bs
-    #define BSP_SPMM_f32(NV) bsp_spmm_nv_f32(NV, BSP_SPMM_ARGS)
-    #define BSP_SPMM_f64(NV) bsp_spmm_nv_f64(NV, BSP_SPMM_ARGS)
-    #define BSP_SDDMM_f32(NV) \\
-        bsp_sddmm_nv_f32(NV, xb, db, cptr, nc, idx, dst, j0, j1, g)
-    #define BSP_SDDMM_f64(NV) \\
-        bsp_sddmm_nv_f64(NV, xb, db, cptr, nc, idx, dst, j0, j1, g)
-    BSP_DISPATCHERS(float, f32)
-    BSP_DISPATCHERS(double, f64)
-
-    /* Transposition of a block of samples into feature rows:
-       buf[p * row + s] = X[s * s0 + p * s1] for s < bs, 0 for bs <= s < row.
-       Samples contiguous (s0 == 1): row copies. Features contiguous
-       (s1 == 1, float32, AVX): 8 x 8 tiles transposed in registers, about
-       twice as fast as element copies. */
-    static Py_ssize_t bsp_pack_fast_f32(const float *X, Py_ssize_t s0,
-                                        Py_ssize_t m, Py_ssize_t bs,
-                                        Py_ssize_t row, float *buf) {
-    #if defined(__AVX__)
-        Py_ssize_t m8 = m - m % 8, b8 = bs - bs % 8;
-        /* 8 samples at a time, all features: 8 sequential read streams */
-        for (Py_ssize_t q = 0; q < b8; q += 8) {
-            for (Py_ssize_t p0 = 0; p0 < m8; p0 += 8) {
-                const float *x = X + q * s0 + p0;
-                __m256 r0 = _mm256_loadu_ps(x), r1 = _mm256_loadu_ps(x + s0);
-                __m256 r2 = _mm256_loadu_ps(x + 2 * s0);
-                __m256 r3 = _mm256_loadu_ps(x + 3 * s0);
-                __m256 r4 = _mm256_loadu_ps(x + 4 * s0);
-                __m256 r5 = _mm256_loadu_ps(x + 5 * s0);
-                __m256 r6 = _mm256_loadu_ps(x + 6 * s0);
-                __m256 r7 = _mm256_loadu_ps(x + 7 * s0);
-                __m256 t0 = _mm256_unpacklo_ps(r0, r1);
-                __m256 t1 = _mm256_unpackhi_ps(r0, r1);
-                __m256 t2 = _mm256_unpacklo_ps(r2, r3);
-                __m256 t3 = _mm256_unpackhi_ps(r2, r3);
-                __m256 t4 = _mm256_unpacklo_ps(r4, r5);
-                __m256 t5 = _mm256_unpackhi_ps(r4, r5);
-                __m256 t6 = _mm256_unpacklo_ps(r6, r7);
-                __m256 t7 = _mm256_unpackhi_ps(r6, r7);
-                __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44);
-                __m256 u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-                __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44);
-                __m256 u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-                __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44);
-                __m256 u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-                __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44);
-                __m256 u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-                float *b = buf + p0 * row + q;
-                _mm256_storeu_ps(b, _mm256_permute2f128_ps(u0, u4, 0x20));
-                _mm256_storeu_ps(b + row, _mm256_permute2f128_ps(u1, u5, 0x20));
-                _mm256_storeu_ps(b + 2 * row, _mm256_permute2f128_ps(u2, u6, 0x20));
-                _mm256_storeu_ps(b + 3 * row, _mm256_permute2f128_ps(u3, u7, 0x20));
-                _mm256_storeu_ps(b + 4 * row, _mm256_permute2f128_ps(u0, u4, 0x31));
-                _mm256_storeu_ps(b + 5 * row, _mm256_permute2f128_ps(u1, u5, 0x31));
-                _mm256_storeu_ps(b + 6 * row, _mm256_permute2f128_ps(u2, u6, 0x31));
-                _mm256_storeu_ps(b + 7 * row, _mm256_permute2f128_ps(u3, u7, 0x31));
-            }
-        }
-        /* the last bs % 8 samples of these features */
-        bsp_pack_generic_f32(X, s0, 1, 0, m8, b8, bs, row, buf);
-        return m8;
-    #else
-        (void)X; (void)s0; (void)m; (void)bs; (void)row; (void)buf;
-        return 0;
-    #endif
-    }
-
-    #define BSP_PACK(T, SFX, FAST)                                           \\
-    static void bsp_pack_##SFX(const T *X, Py_ssize_t s0, Py_ssize_t s1,     \\
-                               Py_ssize_t m, Py_ssize_t bs, Py_ssize_t row,  \\
-                               T *buf) {                                     \\
-        if (s0 == 1) {                                                       \\
-            for (Py_ssize_t p = 0; p < m; p++)                               \\
-                memcpy(buf + p * row, X + p * s1, bs * sizeof(T));           \\
-        } else {                                                             \\
-            Py_ssize_t done = s1 == 1 ? FAST : 0;                            \\
-            bsp_pack_generic_##SFX(X, s0, s1, done, m, 0, bs, row, buf);     \\
-        }                                                                    \\
-        /* zero padding lets a partial last vector use the full kernels */   \\
-        if (bs < row)                                                        \\
-            for (Py_ssize_t p = 0; p < m; p++)                               \\
-                memset(buf + p * row + bs, 0, (row - bs) * sizeof(T));       \\
-    }
-    BSP_PACK(float, f32, bsp_pack_fast_f32(X, s0, m, bs, row, buf))
-    BSP_PACK(double, f64, 0)
-
-    /* The build may lack OpenMP (then prange runs serially). */
-    #ifdef _OPENMP
-    #  include <omp.h>
-    #  define BSP_OPENMP 1
-    static int bsp_max_threads(void) { return omp_get_max_threads(); }
-    #else
-    #  define BSP_OPENMP 0
-    static int bsp_max_threads(void) { return 1; }
-    #endif
-    """
-    enum: BSP_MAXV
-    enum: BSP_CHUNK
-    enum: BSP_VBYTES
-    enum: BSP_OPENMP
-    int bsp_max_threads() noexcept nogil
-    void bsp_spmm_f32(int, const float*, Py_ssize_t, const int*, Py_ssize_t,
-                      const int*, const float*, Py_ssize_t, float*, float*,
-                      Py_ssize_t, const int*, Py_ssize_t) noexcept nogil
-    void bsp_spmm_f64(int, const double*, Py_ssize_t, const int*, Py_ssize_t,
-                      const int*, const double*, Py_ssize_t, double*, double*,
-                      Py_ssize_t, const int*, Py_ssize_t) noexcept nogil
-    void bsp_sddmm_f32(int, const float*, const float*, const int*, Py_ssize_t,
-                       const int*, const int*, Py_ssize_t, Py_ssize_t,
-                       float*) noexcept nogil
-    void bsp_sddmm_f64(int, const double*, const double*, const int*,
-                       Py_ssize_t, const int*, const int*, Py_ssize_t,
-                       Py_ssize_t, double*) noexcept nogil
-    void bsp_pack_f32(const float*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
-                      Py_ssize_t, Py_ssize_t, float*) noexcept nogil
-    void bsp_pack_f64(const double*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
-                      Py_ssize_t, Py_ssize_t, double*) noexcept nogil
 
 #: Most SIMD vectors of samples in one block.
 MAX_VECTORS = BSP_MAXV
@@ -489,8 +116,7 @@ def spmm(const floating[:, :] X, const int[::1] idx, const int[:, ::1] cptr,
     cdef Py_ssize_t s1 = X.strides[1] // sizeof(floating)
     cdef Py_ssize_t nb, b, bv0, bv1, start, bs, j, ldb
     # Blocks of 8 vectors when their rows are read from L1 (chunks, or few
-    # features), else of 4: one Zen 4 core then ran 61-63 instead of 52-53
-    # GFLOP/s at 5-10 % density (rows read from L2).
+    # features), else of 4: rows read from L2 stream better when shorter.
     cdef Py_ssize_t max_v = BSP_MAXV if nc > 1 or m <= BSP_CHUNK else BSP_MAXV // 2
     cdef floating* buf
     cdef floating* acc
@@ -522,9 +148,9 @@ def spmm(const floating[:, :] X, const int[::1] idx, const int[:, ::1] cptr,
             bv1 = n_vec * (b + 1) // nb
             start = bv0 * w
             bs = min(bv1 * w, n) - start
-            # Copied even when X is Fortran-ordered: reading X in place
-            # (rows n_samples apart) was slower at n = 10,000, 10 % density
-            # (59 against 40 ms, on a busy machine).
+            # Copied even when X is Fortran-ordered, so that the block's rows
+            # lie next to each other: in X they are n_samples apart, which
+            # spreads the rows the kernels keep reading over the caches.
             _pack(&X[0, 0] + start * s0, s0, s1, m, bs, (bv1 - bv0) * w, buf)
             ldb = (bv1 - bv0) * w
             if floating is float:

@@ -5,6 +5,7 @@ non-decreasing) and ``scores`` (accuracy or any score where higher is better),
 recorded as training goes on, e.g. the test accuracy after each ``partial_fit``.
 """
 
+import numbers
 import time
 
 import numpy as np
@@ -255,28 +256,44 @@ def learning_speedup(times_bsp, scores_bsp, times_ref, scores_ref, *, levels=Non
 
 
 def record_learning_curve(
-    estimator, X, y, X_test, y_test, *, scoring=None, sample_weight=None
+    estimator,
+    X,
+    y,
+    X_test,
+    y_test,
+    *,
+    scoring=None,
+    sample_weight=None,
+    partial_fit_epochs=None,
+    classes=None,
 ):
-    """Fit an MLP once and record its test score and training time per epoch.
+    """Train an MLP and record its test score and training time per epoch.
 
-    The estimator is fitted exactly as ``estimator.fit(X, y)`` would fit it
-    (same epochs, shuffling, stopping rule); after every epoch (every L-BFGS
-    iteration) it is scored on ``(X_test, y_test)``. The time spent scoring
-    is not counted as training time, so ``times`` is the wall-clock time the
-    fit itself took up to each epoch. The result feeds
+    By default the estimator is fitted once, exactly as ``estimator.fit(X, y)``
+    would fit it (same epochs, shuffling, stopping rule); after every epoch
+    (every L-BFGS iteration) it is scored on ``(X_test, y_test)``. The time
+    spent scoring is not counted as training time, so ``times`` is the
+    wall-clock time the fit itself took up to each epoch. The result feeds
     :func:`learning_speedup`.
 
-    The epochs are observed through scikit-learn's callback API
+    The epochs of a fit are observed through scikit-learn's callback API
     (``set_callbacks``), which :class:`~sklearn_bsp.BSPClassifier` and
     :class:`~sklearn_bsp.BSPRegressor` support. scikit-learn 1.9's
     ``MLPClassifier`` does not; ``BSPClassifier(pruning_rate=0)`` trains the
     same network to the bit and stands in for it.
 
+    With ``partial_fit_epochs``, the estimator is instead trained by that many
+    ``partial_fit`` calls, one epoch each, and scored after each call; any
+    estimator with ``partial_fit`` works. Training goes on from the state the
+    estimator is in, so a long run can be recorded in parts (saving the
+    estimator between them) and the parts' curves joined.
+
     Parameters
     ----------
-    estimator : BSPClassifier or BSPRegressor
-        An unfitted (or ``warm_start``) estimator supporting scikit-learn's
-        callbacks, with any solver. It is fitted in place; the callbacks it
+    estimator : estimator instance
+        A BSP estimator, or any scikit-learn estimator supporting its
+        callbacks, with any solver; with ``partial_fit_epochs``, any estimator
+        with ``partial_fit``. It is trained in place; the callbacks it
         already has are kept.
 
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
@@ -293,22 +310,42 @@ def record_learning_curve(
 
     scoring : str or callable, default=None
         A scikit-learn scorer name or ``scorer(estimator, X, y)``; None uses
-        ``estimator.score`` (accuracy).
+        ``estimator.score`` (accuracy for a classifier).
 
     sample_weight : array-like of shape (n_samples,), default=None
-        Passed to ``fit``.
+        Passed to ``fit`` (to every ``partial_fit`` call).
+
+    partial_fit_epochs : int, default=None
+        Train with this many ``partial_fit`` calls instead of one ``fit``.
+
+    classes : array-like of shape (n_classes,), default=None
+        Passed to every ``partial_fit`` call (a classifier's first call needs
+        it); only with ``partial_fit_epochs``.
 
     Returns
     -------
     curve : :class:`~sklearn.utils.Bunch`
-        With arrays of length ``n_iter_``:
+        With one entry per epoch recorded (``n_iter_`` of a fit, or
+        ``partial_fit_epochs``):
 
-        - ``epochs``: 1, 2, ... ``n_iter_``.
-        - ``times``: cumulative training seconds at the end of each epoch.
+        - ``epochs``: 1, 2, ... the number of epochs recorded.
+        - ``times``: cumulative training seconds at the end of each epoch
+          (with ``partial_fit_epochs``: the seconds spent in the
+          ``partial_fit`` calls so far).
         - ``scores``: test score after each epoch.
-        - ``losses``: training loss of each epoch (``loss_curve_``).
+        - ``losses``: training loss of each epoch (the last entries of
+          ``loss_curve_``; NaN for an estimator without one).
         - ``compressions``: share of synapses pruned after each epoch
-          (0 for a network without ``coef_masks_``).
+          (0 for a network without ``compression_``).
+
+    Raises
+    ------
+    TypeError
+        Without ``partial_fit_epochs``, if the estimator does not support
+        scikit-learn's callbacks.
+    ValueError
+        If ``partial_fit_epochs`` is not a positive integer, or ``classes`` is
+        given without it.
 
     See Also
     --------
@@ -330,16 +367,74 @@ def record_learning_curve(
     ...                               X[1000:] / 16, y[1000:])  # doctest: +SKIP
     >>> curve.epochs  # doctest: +SKIP
     array([1, 2, 3, 4, 5])
+
+    The same network trained by ``partial_fit``, three epochs at a time:
+
+    >>> clf = BSPClassifier(hidden_layer_sizes=(32,), random_state=0)
+    >>> part = record_learning_curve(clf, X[:1000] / 16, y[:1000],
+    ...                              X[1000:] / 16, y[1000:],
+    ...                              partial_fit_epochs=3,
+    ...                              classes=range(10))  # doctest: +SKIP
+    >>> part.epochs  # doctest: +SKIP
+    array([1, 2, 3])
     """
+    scorer = check_scoring(estimator, scoring=scoring)
+    if partial_fit_epochs is not None:
+        if (
+            not isinstance(partial_fit_epochs, numbers.Integral)
+            or isinstance(partial_fit_epochs, bool)
+            or partial_fit_epochs < 1
+        ):
+            raise ValueError(
+                "partial_fit_epochs must be None or an int >= 1, got "
+                f"{partial_fit_epochs!r}."
+            )
+        times, scores, compressions = _record_partial_fits(
+            estimator,
+            X,
+            y,
+            X_test,
+            y_test,
+            scorer,
+            partial_fit_epochs,
+            sample_weight=sample_weight,
+            classes=classes,
+        )
+    else:
+        if classes is not None:
+            raise ValueError(
+                "classes is passed to partial_fit: give it with "
+                "partial_fit_epochs only (fit finds the classes in y)."
+            )
+        times, scores, compressions = _record_fit(
+            estimator, X, y, X_test, y_test, scorer, sample_weight
+        )
+    n = len(times)
+    losses = getattr(estimator, "loss_curve_", None)
+    return Bunch(
+        epochs=np.arange(1, n + 1),
+        times=np.asarray(times, dtype=np.float64),
+        scores=np.asarray(scores, dtype=np.float64),
+        losses=np.asarray(
+            losses[-n:] if losses is not None else [np.nan] * n, dtype=np.float64
+        ),
+        compressions=np.asarray(compressions, dtype=np.float64),
+    )
+
+
+def _record_fit(estimator, X, y, X_test, y_test, scorer, sample_weight):
+    """One ``fit``, observed by a callback: per-epoch times, scores, compressions."""
     if not hasattr(estimator, "set_callbacks"):
         raise TypeError(
-            "record_learning_curve observes the epochs through scikit-learn's "
-            f"callback API, which {type(estimator).__name__} does not support. "
+            "record_learning_curve observes the epochs of a fit through "
+            "scikit-learn's callback API, which "
+            f"{type(estimator).__name__} does not support. "
             "For scikit-learn's MLPClassifier, use "
             "sklearn_bsp.BSPClassifier(pruning_rate=0, ...): it trains the same "
-            "network to the bit."
+            "network to the bit; or record partial_fit calls "
+            "(partial_fit_epochs)."
         )
-    recorder = _EpochRecorder(check_scoring(estimator, scoring=scoring), X_test, y_test)
+    recorder = _EpochRecorder(scorer, X_test, y_test)
     previous = list(getattr(estimator, "_skl_callbacks", []))
     estimator.set_callbacks(*previous, recorder)
     try:
@@ -349,17 +444,28 @@ def record_learning_curve(
             estimator.fit(X, y, sample_weight=sample_weight)
     finally:
         estimator.set_callbacks(*previous)
-    n = len(recorder.times)
-    losses = getattr(estimator, "loss_curve_", None)
-    return Bunch(
-        epochs=np.arange(1, n + 1),
-        times=np.asarray(recorder.times),
-        scores=np.asarray(recorder.scores, dtype=np.float64),
-        losses=np.asarray(
-            losses[-n:] if losses is not None else [np.nan] * n, dtype=np.float64
-        ),
-        compressions=np.asarray(recorder.compressions, dtype=np.float64),
-    )
+    return recorder.times, recorder.scores, recorder.compressions
+
+
+def _record_partial_fits(
+    estimator, X, y, X_test, y_test, scorer, n_epochs, *, sample_weight, classes
+):
+    """``n_epochs`` timed ``partial_fit`` calls, each scored after it."""
+    fit_params = {}
+    if sample_weight is not None:
+        fit_params["sample_weight"] = sample_weight
+    if classes is not None:
+        fit_params["classes"] = classes
+    times, scores, compressions = [], [], []
+    seconds = 0.0
+    for _ in range(n_epochs):
+        start = time.perf_counter()
+        estimator.partial_fit(X, y, **fit_params)
+        seconds += time.perf_counter() - start
+        times.append(seconds)
+        scores.append(scorer(estimator, X_test, y_test))
+        compressions.append(getattr(estimator, "compression_", 0.0))
+    return times, scores, compressions
 
 
 class _EpochRecorder:

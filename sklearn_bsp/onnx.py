@@ -41,7 +41,9 @@ except ImportError as exc:  # tested by test_missing_extra_names_it
         "the 'onnx' extra: pip install \"sklearn-bsp[onnx]\"."
     ) from exc
 
+from ._classifier import BSPClassifier
 from ._inference import compact_network
+from ._regressor import BSPRegressor
 
 __all__ = ["to_onnx"]
 
@@ -423,16 +425,10 @@ def _wrap_pipeline_parser(parse_pipeline):
 
 def _register():
     """Let ``skl2onnx.to_onnx`` convert the BSP estimators."""
-    import sklearn_bsp
-
-    for name, alias, options in [
-        ("BSPClassifier", CLASSIFIER_ALIAS, CLASSIFIER_OPTIONS),
-        # BSPRegressor lands with the shared base; register it once it exists.
-        ("BSPRegressor", REGRESSOR_ALIAS, REGRESSOR_OPTIONS),
+    for cls, alias, options in [
+        (BSPClassifier, CLASSIFIER_ALIAS, CLASSIFIER_OPTIONS),
+        (BSPRegressor, REGRESSOR_ALIAS, REGRESSOR_OPTIONS),
     ]:
-        cls = getattr(sklearn_bsp, name, None)
-        if cls is None:
-            continue
         update_registered_converter(
             cls,
             alias,

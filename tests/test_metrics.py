@@ -251,3 +251,122 @@ def test_record_learning_curve_needs_callback_support():
 
     with pytest.raises(TypeError, match="BSPClassifier.pruning_rate=0"):
         record_learning_curve(MLPClassifier(), [[0]], [0], [[0]], [0])
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return X[:600] / 16, y[:600], X[1200:] / 16, y[1200:]
+
+
+def test_record_learning_curve_over_partial_fit_calls():
+    # The curve of partial_fit_epochs calls is what a loop of partial_fit
+    # calls, scored after each, would record; the training is that loop's.
+    from sklearn_bsp import BSPClassifier
+    from sklearn_bsp.metrics import record_learning_curve
+
+    X, y, X_test, y_test = _digits()
+    classes = np.unique(y)
+
+    def make():
+        return BSPClassifier(
+            hidden_layer_sizes=(16,),
+            pruning_rate=0.2,
+            pruning_patience=2,
+            target_compression=None,
+            random_state=0,
+        )
+
+    recorded = make()
+    curve = record_learning_curve(
+        recorded, X, y, X_test, y_test, partial_fit_epochs=5, classes=classes
+    )
+    looped, scores, compressions = make(), [], []
+    for _ in range(5):
+        looped.partial_fit(X, y, classes=classes)
+        scores.append(looped.score(X_test, y_test))
+        compressions.append(looped.compression_)
+    for a, b in zip(
+        recorded.coefs_ + recorded.coef_masks_, looped.coefs_ + looped.coef_masks_
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert_array_equal(curve.epochs, [1, 2, 3, 4, 5])
+    assert_array_equal(curve.scores, scores)
+    assert_array_equal(curve.losses, looped.loss_curve_)
+    assert_array_equal(curve.compressions, compressions)
+    assert curve.compressions[-1] > 0  # the rule did prune along the way
+    assert curve.times[0] > 0 and np.all(np.diff(curve.times) > 0)
+
+
+def test_record_learning_curve_in_parts_continues_the_training():
+    # Two parts (3 + 2 epochs) record what one part of 5 epochs records:
+    # each call goes on from the state the estimator is in.
+    from sklearn_bsp import BSPClassifier
+    from sklearn_bsp.metrics import record_learning_curve
+
+    X, y, X_test, y_test = _digits()
+    params = dict(hidden_layer_sizes=(16,), pruning_rate=0.2, random_state=0)
+    whole = record_learning_curve(
+        BSPClassifier(**params),
+        X,
+        y,
+        X_test,
+        y_test,
+        partial_fit_epochs=5,
+        classes=range(10),
+    )
+    est = BSPClassifier(**params)
+    first = record_learning_curve(
+        est, X, y, X_test, y_test, partial_fit_epochs=3, classes=range(10)
+    )
+    second = record_learning_curve(
+        est, X, y, X_test, y_test, partial_fit_epochs=2, classes=range(10)
+    )
+    assert_array_equal(second.epochs, [1, 2])
+    for key in ("scores", "losses", "compressions"):
+        assert_array_equal(np.r_[first[key], second[key]], whole[key])
+
+
+def test_record_learning_curve_partial_fit_takes_any_estimator():
+    # No callbacks needed: scikit-learn's MLPRegressor, with a scorer and
+    # sample weights passed to every call.
+    from sklearn.neural_network import MLPRegressor
+
+    from sklearn_bsp.metrics import record_learning_curve
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5))
+    y = X @ rng.normal(size=5)
+    weights = np.r_[np.ones(100), np.zeros(100)]
+    reg = MLPRegressor(hidden_layer_sizes=(8,), random_state=0)
+    curve = record_learning_curve(
+        reg, X, y, X, y, scoring="r2", sample_weight=weights, partial_fit_epochs=4
+    )
+    assert_array_equal(curve.epochs, [1, 2, 3, 4])
+    assert curve.scores[-1] == pytest.approx(reg.score(X, y))
+    assert_array_equal(curve.compressions, np.zeros(4))  # no compression_
+    # The weights reached partial_fit: a fit without them ends elsewhere.
+    plain = MLPRegressor(hidden_layer_sizes=(8,), random_state=0)
+    for _ in range(4):
+        plain.partial_fit(X, y)
+    assert not np.array_equal(plain.coefs_[0], reg.coefs_[0])
+
+
+@pytest.mark.parametrize("epochs", [0, -1, 1.5, True, "3"])
+def test_record_learning_curve_rejects_bad_partial_fit_epochs(epochs):
+    from sklearn_bsp import BSPClassifier
+    from sklearn_bsp.metrics import record_learning_curve
+
+    with pytest.raises(ValueError, match="partial_fit_epochs must be"):
+        record_learning_curve(
+            BSPClassifier(), [[0]], [0], [[0]], [0], partial_fit_epochs=epochs
+        )
+
+
+def test_record_learning_curve_classes_only_with_partial_fit():
+    from sklearn_bsp import BSPClassifier
+    from sklearn_bsp.metrics import record_learning_curve
+
+    with pytest.raises(ValueError, match="classes"):
+        record_learning_curve(BSPClassifier(), [[0]], [0], [[0]], [0], classes=[0])

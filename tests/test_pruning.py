@@ -166,9 +166,13 @@ def _all_paths(pruner_step_kwargs, weights, patience=0, rate=0.75):
         if path == "step":
             pruned = pruner.step(w, m, c, patience, **pruner_step_kwargs)
         else:
-            protected = pruner_step_kwargs.get("protected") or [None] * len(w)
             pruned = pruner._numpy_step(
-                w, m, c, patience, pruner_step_kwargs.get("max_pruned"), protected
+                w,
+                m,
+                c,
+                patience,
+                pruner_step_kwargs.get("max_pruned"),
+                pruner_step_kwargs.get("guard"),
             )
         results.append((w, m, c, pruned))
     return results
@@ -218,28 +222,50 @@ def test_max_pruned_zero_counts_but_never_prunes():
     np.testing.assert_array_equal(pruned[0], [True, True, False, False])
 
 
-def test_protected_candidate_survives_and_keeps_counting():
-    protected = [np.array([True, False, False, False])]
+def _veto_first(over):
+    """A guard that keeps the first synapse of each matrix alive."""
+    return [p[p != 0] for p in over]
+
+
+def test_vetoed_candidate_survives_and_keeps_counting():
     weights, masks, counters = _state([[0.1, 0.2, 5.0, 6.0]])
     pruner = SynapticPruner(rate=0.5)
     for _ in range(3):
-        pruner.step(weights, masks, counters, 2, protected=protected)
-    # Both were candidates 3 times: the unprotected one is pruned, the
-    # protected one stays alive with its counter running.
+        pruner.step(weights, masks, counters, 2, guard=_veto_first)
+    # Both were candidates 3 times: the one the guard lets go is pruned, the
+    # vetoed one stays alive with its counter running.
     np.testing.assert_array_equal(masks[0], [True, False, True, True])
     np.testing.assert_array_equal(counters[0], [3, 0, 0, 0])
     np.testing.assert_array_equal(weights[0], [0.1, 0.0, 5.0, 6.0])
 
 
-def test_protected_synapses_count_towards_the_candidates():
-    # Protection does not change who is a candidate: 0.1 (protected) and 0.2
-    # are the two candidates of four, so 5.0 never becomes one.
-    protected = [np.array([True, False, False, False])]
-    for _w, m, c, _pruned in _all_paths(
-        {"protected": protected}, [[0.1, 0.2, 5.0, 6.0]], patience=0, rate=0.5
+def test_vetoed_synapses_count_towards_the_candidates():
+    # A veto does not change who is a candidate: 0.1 (vetoed) and 0.2 are
+    # the two candidates of four, so 5.0 never becomes one.
+    for _w, m, c, pruned in _all_paths(
+        {"guard": _veto_first}, [[0.1, 0.2, 5.0, 6.0]], patience=0, rate=0.5
     ):
         np.testing.assert_array_equal(c[0], [1, 0, 0, 0])
         np.testing.assert_array_equal(m[0], [True, False, True, True])
+        np.testing.assert_array_equal(pruned[0], [False, True, False, False])
+
+
+def test_guard_is_called_only_when_something_is_to_be_pruned():
+    calls = []
+
+    def guard(over):
+        calls.append([p.copy() for p in over])
+        return over
+
+    weights, masks, counters = _state([[0.1, 0.2, 5.0, 6.0], [1.0, 0.3]])
+    pruner = SynapticPruner(rate=0.5)
+    pruner.step(weights, masks, counters, 1, guard=guard)  # counts reach 1
+    assert calls == []
+    pruner.step(weights, masks, counters, 1, guard=guard)  # over the patience
+    # Per matrix (layer scope): the two weakest of four, the weaker of two.
+    assert [p.tolist() for p in calls[0]] == [[0, 1], [1]]
+    np.testing.assert_array_equal(masks[0], [False, False, True, True])
+    np.testing.assert_array_equal(masks[1], [True, False])
 
 
 def test_step_rejects_bad_options():
@@ -248,8 +274,6 @@ def test_step_rejects_bad_options():
     for bad in (-1, 1.5, True):
         with pytest.raises(ValueError, match="max_pruned"):
             pruner.step(weights, masks, counters, 1, max_pruned=bad)
-    with pytest.raises(ValueError, match="protected"):
-        pruner.step(weights, masks, counters, 1, protected=[None, None])
     with pytest.raises(ValueError, match="patience"):
         pruner.step(weights, masks, counters, -1)
 
@@ -283,16 +307,28 @@ def test_output_paths_skip_dead_and_unreachable_synapses():
     np.testing.assert_array_equal(paths[0], [[True, False], [False, False]])
 
 
-def test_protecting_output_paths_keeps_every_output_connected():
+def test_guard_keeps_every_output_connected():
+    # The estimators' guard, on the storage the rule prunes: it keeps the
+    # synapses of output_paths alive whenever a step would cut an output off.
+    from sklearn_bsp._guard import ReachabilityGuard
+    from sklearn_bsp._layers import SynapseLayer
+
     rng = np.random.default_rng(0)
     weights, masks, counters = _state(
         [rng.normal(size=(6, 4)), rng.normal(size=(4, 3))]
     )
+    layers = [SynapseLayer(w, m, c, {}) for w, m, c in zip(weights, masks, counters)]
+    guard = ReachabilityGuard(layers)
     pruner = SynapticPruner(rate=0.5, scope="network")
+    vetoed = 0
     for _ in range(100):
-        protected = output_paths(weights, masks)
-        pruner.step(weights, masks, counters, 1, protected=protected)
-    assert sum(m.sum() for m in masks) < 10  # pruned hard ...
+        pruned = pruner.step(weights, masks, counters, 1, guard=guard)
+        vetoed += guard.vetoed is not None
+        for layer, newly in zip(layers, pruned):
+            if newly is not None:
+                layer.prune(newly)
+    assert vetoed > 0  # the guard had to step in ...
+    assert sum(m.sum() for m in masks) < 10  # ... pruning went far ...
     reach = np.ones(6, dtype=bool)
     for m in masks:
         reach = (m & reach[:, None]).any(axis=0)

@@ -7,6 +7,7 @@ training, sometimes far (so the kept band misses and the exact path runs),
 and are rounded to a coarse grid so that many tie at the threshold.
 """
 
+import copy
 import pickle
 
 import numpy as np
@@ -59,6 +60,22 @@ def _assert_same_pruned(p1, p2):
             np.testing.assert_array_equal(x, y)
 
 
+def _random_guard(rng, shapes, vetoed):
+    """A guard that keeps a random 30 % of the synapses alive.
+
+    The first matrix gets no veto: some matrices vetoed, some not. Adds the
+    number of synapses it kept alive to ``vetoed[0]``.
+    """
+    keep = [None] + [rng.random(s) < 0.3 for s in shapes[1:]]
+
+    def guard(over):
+        allowed = [p if k is None else p[~k.ravel()[p]] for p, k in zip(over, keep)]
+        vetoed[0] += sum(p.size - a.size for p, a in zip(over, allowed))
+        return allowed
+
+    return guard
+
+
 def _run_both(
     seed,
     shapes,
@@ -68,7 +85,7 @@ def _run_both(
     n_steps=15,
     n_threads=1,
     max_pruned=None,
-    protect=False,
+    veto=False,
     rate=0.2,
     patience=2,
 ):
@@ -77,6 +94,7 @@ def _run_both(
     fast, ref = _copy(state), _copy(state)
     pruner = SynapticPruner(rate, scope=scope, n_threads=n_threads)
     n_pruned = 0
+    vetoed = [0]
     for step in range(n_steps):
         # Usually a small drift, sometimes a jump the kept band cannot follow.
         scale = 2.0 if step % 7 == 3 else 0.05
@@ -85,21 +103,15 @@ def _run_both(
             for w, m, d in zip(st[0], st[1], noise):
                 w += d.astype(dtype)
                 w *= m
-        protected = None
-        if protect:
-            protected = [rng.random(s) < 0.3 for s in shapes]
-            protected[0] = None  # mixed: some matrices unprotected
-        assert _pruning._kernel_accepts(
-            fast[0], fast[1], fast[2], protected or [None] * len(shapes)
-        )
-        kwargs = dict(max_pruned=max_pruned, protected=protected)
-        p_fast = pruner.step(*fast, patience, **kwargs)
-        p_ref = pruner._numpy_step(
-            *ref, patience, max_pruned, protected or [None] * len(shapes)
-        )
+        guard = _random_guard(rng, shapes, vetoed) if veto else None
+        assert _pruning._kernel_accepts(fast[0], fast[1], fast[2])
+        p_fast = pruner.step(*fast, patience, max_pruned=max_pruned, guard=guard)
+        p_ref = pruner._numpy_step(*ref, patience, max_pruned, guard)
         _assert_same(fast[0] + fast[1] + fast[2], ref[0] + ref[1] + ref[2])
         _assert_same_pruned(p_fast, p_ref)
         n_pruned += sum(0 if p is None else int(p.sum()) for p in p_fast)
+    if veto and max_pruned != 0:
+        assert vetoed[0] > 0  # the guard did keep synapses alive
     return n_pruned
 
 
@@ -117,9 +129,9 @@ def test_compiled_equals_numpy(seed, shapes, dtype, scope, start):
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("scope", ["layer", "network"])
-@pytest.mark.parametrize("max_pruned", [0, 1, 5, 50])
-@pytest.mark.parametrize("protect", [False, True])
-def test_compiled_equals_numpy_with_options(seed, dtype, scope, max_pruned, protect):
+@pytest.mark.parametrize("max_pruned", [None, 0, 1, 5, 50])
+@pytest.mark.parametrize("veto", [False, True])
+def test_compiled_equals_numpy_with_options(seed, dtype, scope, max_pruned, veto):
     _run_both(
         seed,
         SHAPES["deep"],
@@ -127,15 +139,18 @@ def test_compiled_equals_numpy_with_options(seed, dtype, scope, max_pruned, prot
         scope,
         "alive",
         max_pruned=max_pruned,
-        protect=protect,
+        veto=veto,
         rate=0.3,
         patience=1,
     )
 
 
-@pytest.mark.parametrize("protect", [False, True])
-def test_protected_only_compiled_equals_numpy(protect):
-    _run_both(0, SHAPES["mlp"], np.float32, "layer", "partly_pruned", protect=protect)
+@pytest.mark.parametrize("veto", [False, True])
+def test_guard_only_compiled_equals_numpy(veto):
+    n_pruned = _run_both(
+        0, SHAPES["mlp"], np.float32, "layer", "partly_pruned", veto=veto
+    )
+    assert n_pruned > 0
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])
@@ -182,20 +197,29 @@ def test_nan_threshold_makes_no_candidates():
         if path == "step":
             pruner.step(weights, masks, counters, patience=3)
         else:
-            pruner._numpy_step(weights, masks, counters, 3, None, [None])
+            pruner._numpy_step(weights, masks, counters, 3, None)
         # Even the one finite weight, below the threshold in value, is no
         # candidate: every counter resets (today's rule, both paths).
         np.testing.assert_array_equal(counters[0], np.zeros((4, 4)))
         assert masks[0].all()
 
 
-def test_pickled_pruner_drops_its_cache_and_gives_the_same_steps():
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_copied_pruner_drops_its_cache_and_gives_the_same_steps(how):
+    # The estimators deep-copy their pruner at every partial_fit (to restore
+    # it if the call fails): the copy leaves the band and the buffers out.
     rng = np.random.default_rng(0)
     state = _initial_state(rng, SHAPES["mlp"], np.float32, "alive")
-    pruner = SynapticPruner(0.2)
+    pruner = SynapticPruner(0.2, scope="network", n_threads=2)
     pruner.step(*state, 3)
-    clone = pickle.loads(pickle.dumps(pruner))
-    assert clone._bands == {} and clone.rate == 0.2
+    assert pruner._bands and pruner._buffers
+    if how == "deepcopy":
+        clone = copy.deepcopy(pruner)
+    else:
+        clone = pickle.loads(pickle.dumps(pruner))
+    assert clone._bands == {} and clone._buffers == {}
+    assert (clone.rate, clone.scope, clone.n_threads) == (0.2, "network", 2)
+    assert pruner._bands and pruner._buffers  # the original keeps its cache
     other = _copy(state)
     for _ in range(3):
         p1 = pruner.step(*state, 1)
@@ -228,8 +252,8 @@ def test_output_paths_connect_every_reachable_output(seed):
 
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("scope", ["layer", "network"])
-@pytest.mark.parametrize("protect", [False, True])
-def test_uint16_counters_step_like_int32(seed, scope, protect):
+@pytest.mark.parametrize("veto", [False, True])
+def test_uint16_counters_step_like_int32(seed, scope, veto):
     # Training keeps the rule's counters in uint16 while counts are small:
     # every step must give the same masks, weights and counts as int32.
     rng = np.random.default_rng(seed)
@@ -241,14 +265,14 @@ def test_uint16_counters_step_like_int32(seed, scope, protect):
     pruner_n = SynapticPruner(0.3, scope=scope)
     for _ in range(20):
         noise = [np.round(rng.normal(size=s), 1) * 0.05 for s in shapes]
-        protected = [rng.random(s) < 0.3 for s in shapes] if protect else None
+        guard = _random_guard(rng, shapes, [0]) if veto else None
         for st in (wide, narrow):
             for w, m, d in zip(st[0], st[1], noise):
                 w += d.astype(np.float32)
                 w *= m
-        p_w = pruner_w.step(*wide, 2, protected=protected)
-        p_n = pruner_n.step(*narrow, 2, protected=protected)
-        assert _pruning._kernel_accepts(*narrow, protected or [None] * len(shapes))
+        p_w = pruner_w.step(*wide, 2, guard=guard)
+        p_n = pruner_n.step(*narrow, 2, guard=guard)
+        assert _pruning._kernel_accepts(*narrow)
         _assert_same(wide[0] + wide[1], narrow[0] + narrow[1])
         for c_w, c_n in zip(wide[2], narrow[2]):
             assert c_n.dtype == np.uint16
@@ -256,6 +280,6 @@ def test_uint16_counters_step_like_int32(seed, scope, protect):
         _assert_same_pruned(p_w, p_n)
     # The reference path takes uint16 counters too.
     ref = _copy(narrow)
-    pruner_n._numpy_step(*ref, 2, None, [None] * len(shapes))
+    pruner_n._numpy_step(*ref, 2, None)
     pruner_n.step(*narrow, 2)
     _assert_same(narrow[0] + narrow[1] + narrow[2], ref[0] + ref[1] + ref[2])

@@ -1,6 +1,7 @@
 """Tests for sklearn_bsp._sparse: pruned-layer products against dense masked ones."""
 
 import importlib.util
+import platform
 
 import numpy as np
 import pytest
@@ -244,3 +245,105 @@ def test_ci_runs_the_compiled_kernels():
         pytest.skip("only checked in CI (CI=true)")
     assert _sparse.COMPILED
     assert _pruning._kernels is not None
+
+
+# The fallbacks, each in a fresh interpreter (the kernels are imported once,
+# when sklearn_bsp is).
+_NOT_BUILT = """
+import sys
+
+
+class NotBuilt:
+    # A source tree without a compiler: the compiled modules do not exist.
+    def find_spec(self, name, path=None, target=None):
+        if name in ("sklearn_bsp._sparse_kernels", "sklearn_bsp._pruning_kernels"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return None
+
+
+sys.meta_path.insert(0, NotBuilt())
+"""
+
+_OLD_CPU = """
+try:
+    from numpy._core._multiarray_umath import __cpu_features__ as features
+except ImportError:  # NumPy < 2
+    from numpy.core._multiarray_umath import __cpu_features__ as features
+features["AVX2"] = False  # an x86-64 CPU from before AVX2
+"""
+
+_CHECK = """
+import sys
+
+import numpy as np
+from sklearn.datasets import load_digits
+
+from sklearn_bsp import BSPClassifier, _kernels, _pruning, _sparse
+
+assert _kernels.sparse_kernels is None and _kernels.pruning_kernels is None
+assert not _sparse.COMPILED and _pruning._kernels is None
+compiled = {"sklearn_bsp._sparse_kernels", "sklearn_bsp._pruning_kernels"}
+assert not compiled & set(sys.modules)
+X, y = load_digits(return_X_y=True)
+clf = BSPClassifier(
+    hidden_layer_sizes=(16,), max_iter=10, pruning_rate=0.1, pruning_patience=3,
+    target_compression=None, random_state=0,
+).fit(X[:500] / 16, y[:500])
+np.savez(sys.argv[1], *clf.coefs_, *clf.coef_masks_)
+"""
+
+
+def _fallback_run(tmp_path, prelude):
+    import subprocess
+    import sys
+
+    out = tmp_path / "coefs.npz"
+    script = tmp_path / "run.py"
+    script.write_text(prelude + _CHECK)
+    result = subprocess.run(
+        [sys.executable, str(script), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    with np.load(out) as saved:
+        return [saved[f"arr_{i}"] for i in range(len(saved.files))]
+
+
+def _assert_same_fit(arrays):
+    # The NumPy rule gives the compiled rule's result bit for bit (the layers
+    # are too small to be compacted: no sparse product is involved).
+    from sklearn.datasets import load_digits
+
+    from sklearn_bsp import BSPClassifier
+
+    X, y = load_digits(return_X_y=True)
+    clf = BSPClassifier(
+        hidden_layer_sizes=(16,),
+        max_iter=10,
+        pruning_rate=0.1,
+        pruning_patience=3,
+        target_compression=None,
+        random_state=0,
+    ).fit(X[:500] / 16, y[:500])
+    assert not clf.coef_masks_[0].all()  # the rule pruned
+    for a, b in zip(arrays, clf.coefs_ + clf.coef_masks_):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_without_the_compiled_modules_the_numpy_paths_run(tmp_path):
+    _assert_same_fit(_fallback_run(tmp_path, _NOT_BUILT))
+
+
+@pytest.mark.skipif(
+    platform.machine().lower() not in ("x86_64", "amd64"),
+    reason="the CPU check is for x86-64 builds (AVX2 + FMA)",
+)
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_cpu_without_avx2_never_imports_the_kernels(tmp_path):
+    # Importing modules built for AVX2 on such a CPU would crash: they must
+    # not even be imported, and training falls back to NumPy.
+    _assert_same_fit(_fallback_run(tmp_path, _OLD_CPU))

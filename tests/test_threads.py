@@ -101,8 +101,11 @@ def test_blocked_prediction_runs_one_threaded_kernels_within_the_limit():
     # prediction threads.
     assert len(calls) == -(-X.shape[0] // ROW_BLOCK)
     assert {n for _, n in calls} == {1}
-    if effective_n_threads() > 1:
-        assert len({ident for ident, _ in calls}) > 1
+    # Within the thread budget. Which threads took blocks depends on the
+    # scheduler (one may take them all on a busy machine); that the threads
+    # do run concurrently is test_map_blocks_keeps_order_and_uses_the_
+    # threads_it_is_given's (a barrier only both can pass).
+    assert 1 <= len({ident for ident, _ in calls}) <= effective_n_threads()
     layers[0].calls.clear()
     with threadpool_limits(limits=1):
         limited = forward(*args, layers, fast=True)
