@@ -219,10 +219,13 @@ class BSPRegressor(RegressorMixin, BaseBSP):
         The target compression used (``target_compression='auto'``
         resolved); None without a target.
 
-    pruning_patience_ : float
-        The patience in force at the last pruning step (eq 2 when
-        ``pruning_patience='paper'``; computed even when pruning is off;
-        ``inf`` after an L-BFGS fit, which never prunes).
+    pruning_patience_ : int
+        The patience in force at the last pruning step: a synapse is pruned
+        once it has been a candidate for more than this many consecutive
+        steps. Eq 2 rounded down (the same bound for whole counts) when
+        ``pruning_patience='paper'``, recomputed at every step; computed even
+        when pruning is off. 2,147,483,647, the largest count a counter
+        holds, once eq 2 grows without bound.
 
     pruning_counters_ : list of ndarray of int
         Per synapse, the number of consecutive steps it has been a candidate.

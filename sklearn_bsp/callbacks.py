@@ -5,6 +5,16 @@ They follow scikit-learn's callback API (``sklearn.callback``, scikit-learn
 <sklearn_bsp.BSPClassifier.set_callbacks>` or
 :meth:`BSPRegressor.set_callbacks <sklearn_bsp.BSPRegressor.set_callbacks>`,
 alone or next to scikit-learn's own (``ProgressBar``, ``ScoringMonitor``).
+
+The hooks receive ``X`` and ``y`` as passed to ``fit`` (class labels, not the
+binarized targets the loss takes; feature names kept), so scikit-learn's
+scorers apply. The ``fitted_estimator`` of a task is an independent copy
+fitted as of its end: it predicts, pickles and trains on (``partial_fit``,
+``warm_start``) without touching the running fit, and carries no callbacks.
+Name the score of a ``ScoringMonitor`` (``scoring="accuracy"``, ``"r2"``, a
+list or a dict): with ``scoring=None``, scikit-learn 1.9's monitor raises a
+``TypeError`` for every estimator, its own included, as it expects a dict of
+scores where ``score`` returns one number.
 """
 
 __all__ = ["PruningMonitor"]

@@ -1,8 +1,12 @@
 """scikit-learn's callback API: fit tasks per epoch, clean stops, our monitor."""
 
+import pickle
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits, make_regression
+from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_bsp import BSPClassifier, BSPRegressor
 from sklearn_bsp.callbacks import PruningMonitor
@@ -118,6 +122,10 @@ def test_pruning_monitor_records_each_epoch(solver, digits, capsys):
     assert monitor.records_[-1]["alive"] == [int(m.sum()) for m in est.coef_masks_]
     if solver == "adam":
         assert [r["loss"] for r in monitor.records_] == est.loss_curve_
+    else:
+        # Each L-BFGS iteration's own loss, from the first on.
+        losses = [r["loss"] for r in monitor.records_]
+        assert np.all(np.isfinite(losses)) and losses[-1] == est.loss_
     assert "compression" in capsys.readouterr().out
 
 
@@ -153,3 +161,224 @@ def test_callbacks_with_clone_and_pickle(digits):
     np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
     # scikit-learn's clone carries the callbacks over, as for its estimators.
     assert [type(c) for c in clone(est)._skl_callbacks] == [PruningMonitor]
+
+
+# ---------------------------------------------------------------------------
+# scikit-learn's ScoringMonitor: the data it scores on, and the scores.
+# ---------------------------------------------------------------------------
+
+
+class Snapshots:
+    """Keeps the fitted_estimator of every task end, epochs and fit alike."""
+
+    def setup(self, estimator, context):
+        self.estimators = []
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        self.estimators.append((context.task_name, fitted_estimator))
+        return False
+
+    def teardown(self, estimator, context):
+        pass
+
+
+def _targets(target, digits, regression):
+    X, y = digits
+    if target == "binary":
+        # String labels: a scorer must see them, not a 0/1 column.
+        return X, np.where(y % 2 == 0, "even", "odd")
+    if target == "multilabel":
+        # Every row has a label (y < 5 or y >= 5): f1_samples is defined.
+        labels = [y % 2 == 0, y < 5, y >= 5, y % 3 == 0]
+        return X, np.column_stack(labels).astype(int)
+    if target == "regression":
+        return regression
+    return X, y
+
+
+@pytest.mark.parametrize(
+    "target, scoring",
+    [
+        ("multiclass", "accuracy"),
+        ("multiclass", ["accuracy", "neg_log_loss", "f1_macro", "roc_auc_ovr"]),
+        ("binary", "accuracy"),
+        ("binary", {"auc": "roc_auc", "log": "neg_log_loss"}),
+        ("multilabel", ["accuracy", "f1_samples"]),
+        ("regression", "r2"),
+        ("regression", ["r2", "neg_mean_squared_error"]),
+    ],
+)
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_scoring_monitor_records_the_scores_of_each_epoch(
+    target, scoring, solver, weighted, digits, regression
+):
+    from sklearn.callback import ScoringMonitor
+    from sklearn.metrics import check_scoring
+
+    X, y = _targets(target, digits, regression)
+    sample_weight = np.linspace(0.5, 1.5, len(X)) if weighted else None
+    kind = "regressor" if target == "regression" else "classifier"
+    monitor, snapshots = ScoringMonitor(scoring=scoring), Snapshots()
+    est = _estimator(kind, solver, max_iter=4).set_callbacks(snapshots, monitor)
+    est.fit(X, y, sample_weight=sample_weight)
+
+    rows = monitor.get_logs().data
+    assert [row["task_name"] for row in rows] == ["fit"] + ["epoch"] * est.n_iter_
+    # Each score is the scorer's on the fitted_estimator of that task, with
+    # the labels as passed to fit and the sample weights.
+    scorer = check_scoring(est, [scoring] if isinstance(scoring, str) else scoring)
+    metadata = {} if sample_weight is None else {"sample_weight": sample_weight}
+    by_task = {
+        ("fit", 0): snapshots.estimators[-1][1],
+        **{("epoch", i): s for i, (_, s) in enumerate(snapshots.estimators[:-1])},
+    }
+    for row in rows:
+        expected = scorer(by_task[row["task_name"], row["task_id"]], X, y, **metadata)
+        assert expected, "the scorer returned nothing to compare"
+        for name, value in expected.items():
+            assert row[name] == pytest.approx(value, rel=1e-12), name
+    # The fit's row scores the final model.
+    final = scorer(est, X, y, **metadata)
+    assert {name: rows[0][name] for name in final} == pytest.approx(final)
+
+
+def test_scoring_monitor_default_scoring_as_for_scikit_learn_estimators(digits):
+    # scoring=None scores with the estimator's own score method. The
+    # monitor of scikit-learn 1.9.1 fails then for every estimator (it
+    # expects a dict of scores); ours must fail (or work) exactly as
+    # LogisticRegression does, not on the binarized targets.
+    from sklearn.callback import ScoringMonitor
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = digits
+    reference = LogisticRegression(max_iter=3)
+    try:
+        reference.set_callbacks(ScoringMonitor(scoring=None)).fit(X, y)
+    except TypeError as exc:
+        with pytest.raises(TypeError) as raised:
+            _estimator("classifier", "adam", max_iter=3).set_callbacks(
+                ScoringMonitor(scoring=None)
+            ).fit(X, y)
+        assert str(raised.value) == str(exc)
+        return
+    monitor = ScoringMonitor(scoring=None)
+    est = _estimator("classifier", "adam", max_iter=3).set_callbacks(monitor)
+    est.fit(X, y)
+    assert monitor.get_logs().data[0]["score"] == pytest.approx(est.score(X, y))
+
+
+def test_callbacks_get_the_data_as_passed_to_fit(digits):
+    # Feature names included: a scorer predicts on X as the user passed it,
+    # with no "X does not have valid feature names" warning at every epoch.
+    pd = pytest.importorskip("pandas")
+    from sklearn.callback import ScoringMonitor
+
+    X, y = digits
+    X = pd.DataFrame(X, columns=[f"pixel{i}" for i in range(X.shape[1])])
+    labels = np.array(["zero", "one", "two", "three", "four"] * 2)[y]
+    monitor = ScoringMonitor(scoring="accuracy")
+    est = _estimator("classifier", "adam", max_iter=3).set_callbacks(monitor)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, labels)
+    assert monitor.get_logs().data[0]["accuracy"] == est.score(X, labels)
+
+
+# ---------------------------------------------------------------------------
+# The fitted_estimator: an independent copy, fitted as of the task's end.
+# ---------------------------------------------------------------------------
+
+
+class TrainSnapshotsOn:
+    """Pickles each epoch's fitted_estimator, then trains it on one epoch."""
+
+    def setup(self, estimator, context):
+        self.records = []
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(
+        self, estimator, context, *, X=None, y=None, fitted_estimator=None
+    ):
+        if context.task_name != "epoch":
+            return False
+        slots = getattr(estimator.__dict__.get("_optimizer"), "slots", [{}])
+        record = {
+            # The running fit keeps the optimizer state of compact layers
+            # as 1-D buffers of their alive synapses.
+            "compact": any(a.ndim == 1 for a in slots[0].values()),
+            "predicted": fitted_estimator.predict(X),
+            "pickled": pickle.loads(pickle.dumps(fitted_estimator)),
+        }
+        if estimator.solver == "lbfgs":
+            fitted_estimator.set_params(warm_start=True, max_iter=2).fit(X, y)
+        else:
+            fitted_estimator.partial_fit(X, y)
+        record["continued"] = fitted_estimator
+        self.records.append(record)
+        return False
+
+    def teardown(self, estimator, context):
+        pass
+
+
+def _training_state(est):
+    return [
+        *est.coefs_,
+        *est.intercepts_,
+        *est.coef_masks_,
+        *est.pruning_counters_,
+        np.asarray(est.compression_curve_),
+        np.asarray(getattr(est, "loss_curve_", [est.loss_])),
+    ]
+
+
+# Pruned that hard, the network is damaged and says so; not the point here.
+@pytest.mark.filterwarnings("ignore:Pruning damaged the network")
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_fitted_estimator_is_an_independent_usable_copy(solver, digits):
+    X, y = digits
+    # Pruned hard and fast, so that the first weight matrix (64 x 100) is
+    # trained in compact storage; no shuffling, so that one partial_fit
+    # epoch from a snapshot is the next epoch of the fit.
+    params = dict(
+        hidden_layer_sizes=(100,),
+        solver=solver,
+        pruning_rate=0.5,
+        pruning_patience=1,
+        target_compression=None,
+        max_compression=0.95,
+        max_iter=6,
+        shuffle=False,
+        random_state=0,
+    )
+    record = TrainSnapshotsOn()
+    est = BSPClassifier(**params).set_callbacks(record).fit(X, y)
+    # Training the copies changed neither the fit nor its callbacks (a copy
+    # carrying them would have set them up again, emptying the record).
+    reference = BSPClassifier(**params).fit(X, y)
+    for a, b in zip(_training_state(est), _training_state(reference)):
+        np.testing.assert_array_equal(a, b)
+    assert len(record.records) == est.n_iter_
+    if solver != "lbfgs":
+        assert any(r["compact"] for r in record.records)
+    for r in record.records:
+        # Pickled as fitted at its epoch, before it trained on.
+        np.testing.assert_array_equal(r["pickled"].predict(X), r["predicted"])
+        assert r["continued"].n_iter_ >= 1
+    if solver == "lbfgs":
+        return
+    # One more epoch from epoch k's copy is epoch k + 1 of the fit, to the
+    # bit: the copy holds the whole state (optimizer included) of epoch k.
+    for now, after in zip(record.records, record.records[1:]):
+        for a, b in zip(
+            _training_state(now["continued"])[:-2], _training_state(after["pickled"])
+        ):
+            np.testing.assert_array_equal(a, b)
+        assert now["continued"].t_ == after["pickled"].t_

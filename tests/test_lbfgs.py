@@ -1,6 +1,7 @@
 """L-BFGS prunes: one iteration is one step of the rule, restarts after pruning."""
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -54,11 +55,14 @@ def test_defaults_never_raise(Estimator):
         random_state=0,
     ).fit(X, y)
     assert est.pruning_rate_ == auto_pruning_rate(100, 60)
-    assert est.pruning_patience_ == auto_pruning_patience(
-        100,
-        60,
-        est._n_synapses,
-        est._n_synapses - sum(m.sum() for m in est.coef_masks_),
+    # Eq 2 rounded down: the same bound for whole counts.
+    assert est.pruning_patience_ == math.floor(
+        auto_pruning_patience(
+            100,
+            60,
+            est._n_synapses,
+            est._n_synapses - sum(m.sum() for m in est.coef_masks_),
+        )
     )
 
 
@@ -174,3 +178,78 @@ def test_regressor_prunes_with_lbfgs():
         ).fit(X, y)
     assert est.compression_ > 0.3
     assert est.score(X, y) > 0.95
+
+
+def _convergence_warnings(est, X, y):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        est.fit(X, y)
+    return [str(w.message) for w in record if w.category is ConvergenceWarning]
+
+
+@pytest.mark.parametrize(
+    "pruning",
+    [
+        # The target's pace: the last run starts after the last restart and
+        # runs out of iterations on its own.
+        dict(),
+        # The rule at its own pace: it prunes at the last iteration too.
+        dict(target_compression=None, pruning_rate=0.2, pruning_patience=4),
+    ],
+)
+def test_convergence_warning_counts_every_run_in_scikit_learn_words(digits, pruning):
+    # Pruning restarts L-BFGS; the last run alone did a few iterations.
+    # The warning counts all of them, as n_iter_ does, and says what
+    # MLPClassifier says when its single run stops at max_iter.
+    X_train, _, y_train, _ = digits
+    params = dict(hidden_layer_sizes=(32,), solver="lbfgs", max_iter=30, random_state=0)
+    (expected,) = _convergence_warnings(MLPClassifier(**params), X_train, y_train)
+    assert "Increase the number of iterations" in expected
+    est = BSPClassifier(**params, **pruning)
+    (message,) = _convergence_warnings(est, X_train, y_train)
+    assert est.n_iter_ == 30
+    assert message.startswith(expected), message
+    restarts = message[len(expected) :]
+    assert re.fullmatch(
+        r"\nPruning restarted L-BFGS [1-9]\d* time\(s\); max_iter and max_fun "
+        r"bound all the runs together \(30 iteration\(s\) and \d+ function calls, "
+        r"max_fun=15000\)\.",
+        restarts,
+    ), restarts
+
+
+def test_convergence_warning_of_a_dense_fit_is_mlp_s(digits):
+    X_train, _, y_train, _ = digits
+    params = dict(hidden_layer_sizes=(32,), solver="lbfgs", max_iter=30, random_state=0)
+    expected = _convergence_warnings(MLPClassifier(**params), X_train, y_train)
+    est = BSPClassifier(**params, pruning_rate=0)
+    assert _convergence_warnings(est, X_train, y_train) == expected
+
+
+def test_convergence_warning_at_max_fun_counts_every_run(digits):
+    X_train, _, y_train, _ = digits
+    est = BSPClassifier(
+        hidden_layer_sizes=(32,),
+        solver="lbfgs",
+        target_compression=None,
+        pruning_rate=0.2,
+        pruning_patience=2,
+        max_fun=40,
+        random_state=0,
+    )
+    (message,) = _convergence_warnings(est, X_train, y_train)
+    assert est.n_iter_ < est.max_iter
+    assert message.startswith(
+        f"lbfgs failed to converge after {est.n_iter_} iteration(s) (status=1):\n"
+        "STOP: TOTAL NO. OF F,G EVALUATIONS EXCEEDS LIMIT\n"
+    ), message
+    # The iteration budget was not the limit: no advice to raise it.
+    assert "Increase the number of iterations" not in message
+    assert "Pruning restarted L-BFGS" in message and "max_fun=40)" in message
+
+
+def test_restarts_that_converge_do_not_warn(digits):
+    X_train, _, y_train, _ = digits
+    est = BSPClassifier(hidden_layer_sizes=(32,), solver="lbfgs", random_state=0)
+    assert _convergence_warnings(est, X_train, y_train) == []
+    assert est.n_iter_ < est.max_iter and est.compression_ > 0

@@ -2,12 +2,18 @@
 
 import math
 
+import numpy as np
 import pytest
+from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
 
+from sklearn_bsp import BSPClassifier
 from sklearn_bsp._schedules import (
     MAX_PRUNING_RATE,
     auto_pruning_patience,
     auto_pruning_rate,
+    target_patience,
+    target_window,
 )
 
 
@@ -90,3 +96,89 @@ def test_small_data_sets_get_the_1200_sample_schedule(n_samples):
     # Below 1,200 samples, D = 1: the strongest pruning of the schedules.
     assert auto_pruning_rate(100, n_samples) == pytest.approx(0.221, abs=6e-4)
     assert auto_pruning_patience(100, n_samples, 10_000, 0) == pytest.approx(171, abs=1)
+
+
+# ---------------------------------------------------------------------------
+# The resolved patience of a fit, ``pruning_patience_``: an int in every path.
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return X, y
+
+
+def _seven(est, n_samples):
+    return 7
+
+
+def _eq2_floor(est, n_samples):
+    # Eq 2 from the synapses pruned so far, rounded down: an integer counter
+    # exceeds p exactly when it exceeds floor(p).
+    n_pruned = sum(int((~m).sum()) for m in est.coef_masks_)
+    patience = auto_pruning_patience(
+        est._n_hidden_neurons, n_samples, est._n_synapses, n_pruned
+    )
+    return math.floor(patience)
+
+
+def _target_pace(est, n_samples):
+    # A twentieth of the target's window, in steps (one batch per epoch
+    # here, and one step per L-BFGS iteration).
+    updates = None if est.solver == "lbfgs" else 1
+    return target_patience(1, target_window(est.max_iter, updates))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        (dict(pruning_patience=7), _seven),
+        (dict(pruning_patience=np.int64(7)), _seven),
+        (dict(pruning_patience="auto", target_compression=0.5), _target_pace),
+        (dict(pruning_patience="paper", target_compression=0.5), _eq2_floor),
+        (dict(pruning_patience="paper", target_compression=None), _eq2_floor),
+        (dict(pruning_patience="auto", target_compression=None), _eq2_floor),
+        # Resolved even when pruning is off.
+        (dict(pruning_rate=0, target_compression=None), _eq2_floor),
+    ],
+)
+def test_resolved_patience_is_an_int(iris, solver, params, expected):
+    X, y = iris
+    est = BSPClassifier(
+        hidden_layer_sizes=(20,), solver=solver, max_iter=30, random_state=0
+    )
+    est.set_params(**{"pruning_rate": 0.2, **params}).fit(X, y)
+    assert type(est.pruning_patience_) is int
+    assert est.pruning_patience_ == expected(est, len(X)) >= 1
+
+
+@pytest.mark.parametrize("patience", [5, "auto", "paper"])
+def test_resolved_patience_is_an_int_after_partial_fit(iris, patience):
+    X, y = iris
+    est = BSPClassifier(
+        hidden_layer_sizes=(20,), pruning_patience=patience, random_state=0
+    )
+    for _ in range(3):
+        est.partial_fit(X, y, classes=np.unique(y))
+        assert type(est.pruning_patience_) is int
+
+
+class _UnboundedPatience(BSPClassifier):
+    # Eq 2 once (nearly) every synapse is pruned: no counter can exceed it.
+    def _current_patience(self):
+        return math.inf
+
+
+def test_unbounded_patience_is_the_largest_count(iris):
+    X, y = iris
+    est = _UnboundedPatience(
+        hidden_layer_sizes=(20,), target_compression=None, max_iter=5
+    )
+    with pytest.warns(ConvergenceWarning):
+        est.fit(X, y)
+    assert type(est.pruning_patience_) is int
+    assert est.pruning_patience_ == np.iinfo(np.int32).max
+    assert est.compression_ == 0

@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_diabetes, load_digits
+from sklearn.datasets import load_diabetes, load_digits, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -124,7 +124,8 @@ def test_paper_schedules_by_name(digits):
     assert clf.pruning_rate_ == auto_pruning_rate(n_hidden, n_samples)
     n = sum(c.size for c in clf.coefs_)
     n_pruned = round(clf.compression_ * n)
-    assert clf.pruning_patience_ == pytest.approx(
+    # Eq 2 rounded down: the same bound for whole counts.
+    assert clf.pruning_patience_ == math.floor(
         auto_pruning_patience(n_hidden, n_samples, n, n_pruned)
     )
     # Without a target, "auto" is the paper's too: what 0.2 did.
@@ -261,3 +262,90 @@ def test_lbfgs_rule_that_prunes_too_far_warns():
             pruning_patience=20,
             random_state=0,
         ).fit(X_train, y_train)
+
+
+def _user_warnings(est, X, y):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        est.fit(X, y)
+    return [str(w.message) for w in record if w.category is UserWarning]
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam", "sgd"])
+@pytest.mark.parametrize("random_state", [0, 2])
+def test_rule_that_prunes_before_learning_warns(solver, random_state):
+    # One hidden neuron, patience 1: the rule keeps 1 of the 20 input
+    # synapses two steps in, before the network has learned. The loss never
+    # had a lower value before the last pruning step to compare with, and a
+    # layer of width 1 is never short of synapses to feed its neuron.
+    X, y = make_regression(n_features=20, random_state=0)
+    params = dict(
+        hidden_layer_sizes=(1,),
+        solver=solver,
+        pruning_rate=0.999,
+        pruning_patience=1,
+        target_compression=None,
+        max_iter=2000,
+        random_state=random_state,
+    )
+    est = BSPRegressor(**params)
+    messages = [m for m in _user_warnings(est, X, y) if "damaged" in m]
+    assert int(est.coef_masks_[0].sum()) == 1
+    # The dense network of that width fits these data.
+    dense = BSPRegressor(**{**params, "solver": "lbfgs", "pruning_rate": 0})
+    assert dense.fit(X, y).score(X, y) > 0.99 > 0.5 > est.score(X, y)
+    assert len(messages) == 1, messages
+    for advice in (
+        "pruning_rate",
+        "pruning_patience",
+        "target_compression",
+        "max_compression",
+        "hidden_layer_sizes",
+        "input features still connected: 1 of 20",
+    ):
+        assert advice in messages[0], advice
+
+
+def test_damage_probe_changes_nothing(monkeypatch):
+    # The probe trains copies: the fitted network, its state and the random
+    # stream it leaves are those of a fit without it.
+    X, y = make_regression(n_features=20, random_state=0)
+    params = dict(
+        hidden_layer_sizes=(4,),
+        pruning_rate=0.999,
+        pruning_patience=1,
+        target_compression=None,
+        dropout=0.1,
+        max_iter=30,
+        random_state=0,
+    )
+    probed = BSPRegressor(**params)
+    assert any("damaged" in m for m in _user_warnings(probed, X, y))
+    monkeypatch.setattr(BSPRegressor, "_probe_pruned_synapses", lambda *a: None)
+    plain = BSPRegressor(**params)
+    assert not any("damaged" in m for m in _user_warnings(plain, X, y))
+    for a, b in zip(
+        [*probed.coefs_, *probed.intercepts_, *probed.pruning_counters_],
+        [*plain.coefs_, *plain.intercepts_, *plain.pruning_counters_],
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert probed.loss_curve_ == plain.loss_curve_
+    assert probed._random_state.randint(2**31) == plain._random_state.randint(2**31)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="lbfgs"),
+        dict(solver="lbfgs", hidden_layer_sizes=(16,), max_iter=300),
+        dict(solver="lbfgs", target_compression=0.9),
+        dict(solver="sgd"),
+    ],
+)
+def test_healthy_pruned_fits_do_not_warn(digits, params):
+    X_train, X_test, y_train, y_test = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = BSPClassifier(random_state=0, **params).fit(X_train, y_train)
+    assert clf.compression_ > 0.5 and clf.score(X_test, y_test) > 0.9
