@@ -156,3 +156,41 @@ def test_fit_leaves_the_users_blas_limit_as_it_was():
         max_iter=10,
     ).fit(X, y).predict_proba(X)
     assert [(i["filepath"], i["num_threads"]) for i in threadpool_info()] == before
+
+
+def test_few_rows_run_on_the_calling_thread_with_one_threaded_blas(monkeypatch):
+    # Below the blocked pass, the kernels' OpenMP team and BLAS's threads
+    # would take turns on the same cores; a few rows run on the calling
+    # thread alone, kernels and BLAS.
+    import sklearn_bsp._network as network
+
+    X, y = _data()
+    clf = _CompactClassifier(
+        hidden_layer_sizes=(60,),
+        pruning_rate=0.3,
+        pruning_patience=2,
+        max_compression=0.8,
+        max_iter=20,
+        random_state=0,
+    ).fit(X, y)
+    net = clf._inference
+    assert net.kernels[0] is not None and net.kernels[-1] is None
+    layers = [None if k is None else _recording(k) for k in net.kernels]
+    blas_threads = []
+
+    def recording_dot(a, b):
+        # The dense output product: read BLAS's thread count while it runs.
+        pools = threadpool_info()
+        blas_threads.extend(p["num_threads"] for p in pools if p["user_api"] == "blas")
+        return a @ b
+
+    few = X[:200]
+    args = (net.coefs, net.intercepts, clf.activation, clf.out_activation_)
+    pooled = forward(few, *args, layers, fast=True, n_threads=2)
+    layers[0].calls.clear()
+    monkeypatch.setattr(network, "safe_sparse_dot", recording_dot)
+    out = forward(few, *args, layers, fast=True)
+    assert layers[0].calls == [(threading.get_ident(), 1)]
+    assert blas_threads and set(blas_threads) == {1}
+    # The pools give the same result.
+    np.testing.assert_array_equal(out, pooled)
