@@ -4,6 +4,8 @@ Build with ``sphinx-build -W --keep-going -b html docs docs/_build/html``.
 """
 
 import re
+import sys
+from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
@@ -23,6 +25,9 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax 3 copied into the build (_static/mathjax) and loaded from there:
+    # the pages render their equations offline, with no CDN.
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
@@ -91,8 +96,10 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version", "theme-version"],
 }
-# The landing and changelog pages have no section tree to show on the left.
-html_sidebars = {"index": [], "changelog": []}
+# The left sidebar lists the pages of the current section (the guides, the
+# API reference, the examples); the landing, installation and changelog pages
+# are sections of their own with nothing to list, so they have no sidebar.
+html_sidebars = {"index": [], "install": [], "changelog": []}
 html_static_path = ["_static"]
 html_css_files = ["custom.css"]
 html_title = f"sklearn-bsp {release}"
@@ -130,5 +137,19 @@ def rewrite_sklearn_roles(app, what, name, obj, options, lines):
         lines[i] = line
 
 
+# The figures of the performance and deploy pages are drawn at every build
+# from the committed benchmark results (docs/result_figures.py), into
+# generated/figures/, so that a figure never disagrees with its results.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def draw_result_figures(app):
+    """Draw the benchmark figures before the pages are read."""
+    from result_figures import write_figures
+
+    write_figures(Path(app.srcdir) / "generated" / "figures")
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", rewrite_sklearn_roles)
+    app.connect("builder-inited", draw_result_figures)
