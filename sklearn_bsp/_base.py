@@ -3,9 +3,13 @@
 One class owns what the two estimators share, the way scikit-learn's
 ``BaseMultilayerPerceptron`` does for ``MLPClassifier`` and ``MLPRegressor``:
 the parameters, the network's initialisation, the training loops of every
-solver, the pruning steps, the storage of pruned layers, prediction through
-the compacted network and persistence. The subclasses differ only where
-scikit-learn's do: targets, output activation, loss, predictions and score.
+solver, the storage of pruned layers, prediction through the compacted
+network and persistence. The loops hand the rule's bookkeeping (budget,
+patience, schedule, guard, counters) to a
+:class:`~sklearn_bsp._controller.PruningController` built for each fit, and
+the check for a damaged network to :mod:`~sklearn_bsp._damage`. The
+subclasses differ only where scikit-learn's do: targets, output activation,
+loss, predictions and score.
 
 The training loops are adapted from scikit-learn
 (``sklearn/neural_network/_multilayer_perceptron.py``), Copyright (c)
@@ -13,7 +17,6 @@ The training loops are adapted from scikit-learn
 """
 
 import copy
-import math
 import warnings
 from abc import ABCMeta, abstractmethod
 from contextlib import nullcontext
@@ -35,53 +38,31 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._callbacks import CallbackSupportMixin
-from ._guard import ReachabilityGuard
+from ._callbacks import CallbackSupportMixin, FitContext
+from ._controller import PruningController
+from ._damage import DamageWatch, check_damage
 from ._inference import InferenceNetwork
 from ._layers import (
     NARROW_COUNTER_LIMIT,
     CompactionPolicy,
-    SynapseLayer,
-    narrow_hidden_layers,
 )
-from ._network import LOSS_FUNCTIONS, MaskedNetwork, forward, loss_name
-from ._optimizers import AdamOptimizer, BaseOptimizer, SGDOptimizer
+from ._network import MaskedNetwork, forward
+from ._optimizers import (
+    AdamOptimizer,
+    BaseOptimizer,
+    SGDOptimizer,
+    lbfgs_takes_iprint,
+)
 from ._persistence import pack_state, unpack_state
 from ._pruning import SynapticPruner
-from ._schedules import (
-    TARGET_PRUNING_RATE,
-    auto_pruning_patience,
-    auto_pruning_rate,
-    auto_target_compression,
-    target_patience,
-    target_schedule,
-    target_window,
-)
 from ._threads import single_threaded_blas
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
-# A fit whose best training loss since its last pruning step stays above this
-# multiple of the lowest one before it warns that pruning damaged the network
-# (a recovered network comes back to within a few percent).
-_DAMAGE_FACTOR = 1.5
-# A rule that prunes before the network has learned leaves no such loss to
-# compare with. The probe then compares short L-BFGS runs with and without
-# the pruned synapses (BaseBSP._probe_pruned_synapses): with them, the loss
-# must fall below the other by more than _DAMAGE_FACTOR times and by more
-# than this share of the loss of the best constant prediction. Damaged fits
-# measured 0.5 or more (e.g. 1 of 20 inputs kept), healthy ones 0.13 or less
-# (random labels on 30 samples; digits, diabetes: 0.05 or less).
-_DAMAGE_SHARE = 0.25
-# The probe's L-BFGS iterations, and the most rows it reads.
-_PROBE_ITER = 10
-_PROBE_MAX_SAMPLES = 10_000
-# The largest count the rule's int32 counters hold.
-_COUNTER_MAX = int(np.iinfo(np.int32).max)
-# Attributes that exist only while a fit runs: its data and scikit-learn's
-# callback contexts. They are no part of a fitted model: a copy or a pickle
-# made meanwhile (the fitted_estimator handed to a callback) leaves them out.
+# Attributes that exist only while a fit runs: scikit-learn's callback
+# contexts (the fit's data reach the epochs as a FitContext argument). They
+# are no part of a fitted model: a copy or a pickle made meanwhile (the
+# fitted_estimator handed to a callback) leaves them out.
 _FIT_PLUMBING = (
-    "_callback_fit_args",
     "_callback_fit_ctx",
     "_skl_callbacks_to_teardown",
     "_parent_callback_ctx",
@@ -101,6 +82,9 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     _compaction_policy = CompactionPolicy()
     # Counts up to this many steps are kept in uint16 while training.
     _narrow_counter_limit = NARROW_COUNTER_LIMIT
+    # The bookkeeping of the rule during a fit (a class attribute for the
+    # same reason).
+    _pruning_controller = PruningController
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": [
@@ -330,14 +314,12 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         callback_ctx.call_on_fit_task_begin(
             estimator=self, X=X_given, y=y_given, metadata=metadata
         )
-        self._callback_fit_args = (callback_ctx, X_given, y_given, metadata)
-        try:
-            if self.solver in _STOCHASTIC_SOLVERS:
-                self._fit_stochastic(X, y, sample_weight, incremental, first_pass)
-            else:
-                self._fit_lbfgs(X, y, sample_weight)
-        finally:
-            del self._callback_fit_args
+        # Handed down to the solvers' epochs, never kept on the estimator.
+        fit_ctx = FitContext(callback_ctx, X_given, y_given, metadata)
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self._fit_stochastic(X, y, sample_weight, incremental, first_pass, fit_ctx)
+        else:
+            self._fit_lbfgs(X, y, sample_weight, fit_ctx)
 
         weights = chain(self.coefs_, self.intercepts_)
         if not all(np.isfinite(w).all() for w in weights):
@@ -463,16 +445,16 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         )
         return state
 
-    def _callback_epoch_begin(self):
+    def _callback_epoch_begin(self, fit_ctx):
         """Open an epoch's (an iteration's) callback subtask."""
-        callback_ctx, X, y, metadata = self._callback_fit_args
+        callback_ctx, X, y, metadata = fit_ctx
         epoch_ctx = callback_ctx.subcontext(task_name="epoch")
         epoch_ctx.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
         return epoch_ctx
 
-    def _callback_epoch_end(self, epoch_ctx, layers):
+    def _callback_epoch_end(self, fit_ctx, epoch_ctx, layers):
         """Close an epoch's subtask; True when a callback asks to stop."""
-        _, X, y, metadata = self._callback_fit_args
+        _, X, y, metadata = fit_ctx
         return epoch_ctx.call_on_fit_task_end(
             estimator=self,
             X=X,
@@ -578,19 +560,16 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _n_synapses(self):
         return int(sum(c.size for c in self.coefs_))
 
-    def _set_compression(self, n_alive):
-        self._n_pruned = self._n_synapses - n_alive
-        self.compression_ = self._n_pruned / self._n_synapses
-
-    def _update_compression(self):
-        """Recount the compression from ``coef_masks_``."""
-        alive = sum(int(np.count_nonzero(m)) for m in self.coef_masks_)
-        self._set_compression(alive)
-
-    def _resolve_pruning(
-        self, n_samples, incremental, steps_per_epoch=1, updates_per_epoch=None
+    def _start_pruning(
+        self,
+        X,
+        slots,
+        batch_size,
+        incremental=False,
+        steps_per_epoch=1,
+        updates_per_epoch=None,
     ):
-        """Resolve the rule's rate, patience and caps for this fit.
+        """The pruning controller of this fit, its results published.
 
         ``'paper'`` (and ``'auto'`` without a target) takes eqs 1 and 2;
         ``'auto'`` with ``target_compression`` takes the pace that reaches
@@ -599,223 +578,44 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         # eq 1 and 2 need the size of the training set; partial_fit sees it
         # one chunk at a time, so the first chunk's size is kept.
         if not incremental or self._schedule_n_samples is None:
-            self._schedule_n_samples = n_samples
-        if self.target_compression == "auto":
-            self.target_compression_ = auto_target_compression(self._n_synapses)
-        else:
-            self.target_compression_ = self.target_compression
-        paced = self.target_compression_ is not None
-        self._target_window = target_window(self.max_iter, updates_per_epoch)
-        if self.pruning_rate == "paper" or (self.pruning_rate == "auto" and not paced):
-            self.pruning_rate_ = auto_pruning_rate(
-                self._n_hidden_neurons, self._schedule_n_samples
-            )
-        elif self.pruning_rate == "auto":
-            self.pruning_rate_ = TARGET_PRUNING_RATE
-        else:
-            self.pruning_rate_ = float(self.pruning_rate)
-        self._target_patience = target_patience(steps_per_epoch, self._target_window)
-        self._steps_per_epoch = steps_per_epoch
-        self._update_compression()
-        self._set_patience()
-        pruner = getattr(self, "_pruner", None)
-        if (
-            pruner is None
-            or pruner.rate != self.pruning_rate_
-            or pruner.scope != self.pruning_scope
-        ):
-            # Kept between partial_fit calls: its cached threshold band (a
-            # hint that never changes the result) makes the next step cheap.
-            self._pruner = SynapticPruner(self.pruning_rate_, scope=self.pruning_scope)
-        self._max_pruned = (
-            None
-            if self.max_compression is None
-            else math.floor(self.max_compression * self._n_synapses)
-        )
-
-    def _set_patience(self):
-        """Resolve the patience in force from now on.
-
-        The rule compares the counters with the patience as computed (eq 2
-        gives fractions); ``pruning_patience_`` is the same bound as an int:
-        an integer counter exceeds ``p`` exactly when it exceeds
-        ``floor(p)``. A patience no int32 counter can exceed (eq 2 grows
-        without bound) is reported as the largest count a counter holds.
-        """
-        self._patience = self._current_patience()
-        self.pruning_patience_ = int(min(self._patience, _COUNTER_MAX))
-
-    def _current_patience(self):
-        paper = self.pruning_patience == "paper" or (
-            self.pruning_patience == "auto" and self.target_compression_ is None
-        )
-        if paper:
-            return auto_pruning_patience(
-                self._n_hidden_neurons,
-                self._schedule_n_samples,
-                self._n_synapses,
-                self._n_pruned,
-            )
-        if self.pruning_patience == "auto":
-            return float(self._target_patience)
-        return float(self.pruning_patience)
-
-    def _epochs_done(self, steps_done=0):
-        """Epochs of training so far (this fit's and earlier partial_fit's)."""
-        epochs = len(getattr(self, "loss_curve_", None) or [])
+            self._schedule_n_samples = X.shape[0]
         if self.solver == "lbfgs":
-            epochs = self.n_iter_
-        return epochs + steps_done / self._steps_per_epoch
-
-    def _final_pruned(self):
-        """Most synapses this fit may prune in all; None when unbounded."""
-        caps = []
-        if self._max_pruned is not None:
-            caps.append(self._max_pruned)
-        if self.target_compression_ is not None:
-            caps.append(math.floor(self.target_compression_ * self._n_synapses))
-        return min(caps) if caps else None
-
-    def _pruning_room(self, steps_done=0):
-        """Synapses the rule may prune at this step; None when unbounded.
-
-        ``max_compression`` caps the whole fit; ``target_compression`` caps
-        it too and, through its cubic schedule, paces it.
-        """
-        final = self._final_pruned()
-        if final is None:
-            return None
-        if self.target_compression_ is not None:
-            allowed = target_schedule(
-                self._epochs_done(steps_done),
-                self._target_window,
-                self.target_compression_,
-            )
-            final = min(final, math.floor(allowed * self._n_synapses))
-        return max(final - self._n_pruned, 0)
-
-    def _target_pending(self):
-        """Whether a target is set, pruning is on, and the target not reached."""
-        return (
-            self.target_compression_ is not None
-            and self.pruning_rate_ > 0
-            and self._n_pruned < self._final_pruned()
+            epochs = 0  # L-BFGS counts its iterations from 0 in every fit
+        else:
+            epochs = len(getattr(self, "loss_curve_", None) or [])
+        controller = self._pruning_controller(
+            self.coefs_,
+            self.coef_masks_,
+            self.pruning_counters_,
+            slots,
+            n_samples=self._schedule_n_samples,
+            max_iter=self.max_iter,
+            pruning_rate=self.pruning_rate,
+            pruning_patience=self.pruning_patience,
+            pruning_scope=self.pruning_scope,
+            max_compression=self.max_compression,
+            target_compression=self.target_compression,
+            steps_per_epoch=steps_per_epoch,
+            updates_per_epoch=updates_per_epoch,
+            epochs=epochs,
+            batch_size=batch_size,
+            sparse_input=sp.issparse(X),
+            policy=self._compaction_policy,
+            narrow_counter_limit=self._narrow_counter_limit,
+            pruner=getattr(self, "_pruner", None),
         )
+        # Kept between partial_fit calls: its cached threshold band (a hint
+        # that never changes the result) makes the next step cheap.
+        self._pruner = controller.pruner
+        self.target_compression_ = controller.target_compression_
+        self.pruning_rate_ = controller.pruning_rate_
+        self._publish_pruning(controller)
+        return controller
 
-    def _still_pruning(self):
-        """Whether the target's schedule is running (no stopping yet)."""
-        start, end = self._target_window
-        return self._target_pending() and start <= self._epochs_done() < end
-
-    def _open_window_on_convergence(self):
-        """Start the target's window now if the dense network has converged.
-
-        The warm-up only gives the network time to learn; once the stopping
-        rule says it has, pruning starts at once (same length, same
-        patience) instead of the fit idling until the planned start.
-        Returns True when it moved the window.
-        """
-        start, end = self._target_window
-        now = self._epochs_done()
-        if now >= start or not self._target_pending():
-            return False
-        self._target_window = (now, now + end - start)
-        return True
-
-    def _synapse_layers(self, X, slots, batch_size):
-        """The weight matrices' training state, each in its best storage.
-
-        ``batch_size=None`` keeps every layer dense (L-BFGS works on the
-        dense arrays) with int32 counters; otherwise the rule's counters are
-        uint16 while the patience allows (see :meth:`_prune_step`).
-        """
-        # The kernels multiply dense input: with a sparse X the first layer
-        # keeps scipy.sparse's product.
-        compactable = [not sp.issparse(X)] + [True] * (len(self.coefs_) - 1)
-        if batch_size is None:
-            compactable = [False] * len(self.coefs_)
-        narrow = (
-            batch_size is not None
-            and self.pruning_rate_ > 0
-            and self._current_patience() < self._narrow_counter_limit
-        )
-        layers = [
-            SynapseLayer(
-                coef, mask, counter, slot, compactable=ok, narrow_counters=narrow
-            )
-            for coef, mask, counter, slot, ok in zip(
-                self.coefs_,
-                self.coef_masks_,
-                self.pruning_counters_,
-                slots,
-                compactable,
-            )
-        ]
-        for layer in layers:
-            layer.update_storage(self._compaction_policy, batch_size)
-        # Only compact layers narrow: never with L-BFGS (batch_size None).
-        narrow_hidden_layers(layers, self._compaction_policy, batch_size)
-        return layers
-
-    def _prune_step(self, layers, batch_size, guard, steps_done=0):
-        """One step of the BSP rule over the layers' current storage.
-
-        ``steps_done`` counts the steps of the current epoch before this
-        one (the target's schedule advances within an epoch).
-        """
-        final = self._final_pruned()
-        if final is not None and self._n_pruned >= final:
-            # max_compression or the target reached: the rule is over for
-            # this fit (and costs nothing more).
-            return False
-        if self.target_compression_ is not None and self._patience < (
-            (self._target_window[0] - self._epochs_done(steps_done))
-            * self._steps_per_epoch
-        ):
-            # Still learning before the target's window: no synapse could
-            # be pruned before it opens, so the rule need not count yet.
-            return False
-        # Below the schedule's bound the rule still counts (room 0 prunes
-        # nothing), so candidacy stays consecutive.
-        room = self._pruning_room(steps_done)
-        self._set_patience()
-        limit = self._narrow_counter_limit
-        if self._patience >= limit:
-            # Counts may now grow past what uint16 counters hold.
-            for layer in layers:
-                layer.widen_counters()
-        if guard is not None:
-            guard.vetoed = None  # set again if the guard is called
-        pruned = self._pruner.step(
-            [layer.weights for layer in layers],
-            [layer.alive for layer in layers],
-            [layer.counts for layer in layers],
-            self._patience,
-            max_pruned=room,
-            guard=guard,
-        )
-        # The only counts that run past the patience: synapses the guard
-        # keeps alive although they are over it.
-        if (
-            guard is not None
-            and guard.vetoed is not None
-            and any(
-                vetoed.size and layer.counts.ravel()[vetoed].max() >= limit - 1
-                for layer, vetoed in zip(layers, guard.vetoed)
-            )
-        ):
-            for layer in layers:
-                layer.widen_counters()
-        any_pruned = False
-        for layer, newly in zip(layers, pruned):
-            if newly is not None:
-                any_pruned = True
-                layer.prune(newly)
-                layer.update_storage(self._compaction_policy, batch_size)
-        if any_pruned:
-            narrow_hidden_layers(layers, self._compaction_policy, batch_size)
-            self._set_compression(sum(layer.n_alive for layer in layers))
-        return any_pruned
+    def _publish_pruning(self, controller):
+        """Set the fitted attributes that follow the controller's counts."""
+        self.compression_ = controller.compression
+        self.pruning_patience_ = controller.pruning_patience_
 
     def _network(self, layers):
         rng = None
@@ -838,20 +638,23 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     # Solvers
     # ------------------------------------------------------------------
 
-    def _fit_lbfgs(self, X, y, sample_weight):
+    def _fit_lbfgs(self, X, y, sample_weight, fit_ctx):
         # One L-BFGS iteration sees all the data, like one epoch: it is one
         # step of the rule. After a step that prunes, L-BFGS restarts from
         # the current weights over the alive synapses only: its curvature
         # pairs describe a problem that no longer exists.
-        self._resolve_pruning(X.shape[0], incremental=False)
-        pruning = self.pruning_rate_ > 0
-        layers = self._synapse_layers(X, [{} for _ in self.coefs_], batch_size=None)
-        guard = ReachabilityGuard(layers) if pruning else None
+        controller = self._start_pruning(X, [{} for _ in self.coefs_], None)
+        layers = controller.layers
         network = self._network(layers)
-        damage = _DamageWatch()
+        damage = DamageWatch()
         iprint = 1 if (self.verbose is True or self.verbose >= 1) else -1
         n_iter = n_fun = n_runs = 0
-        self.n_iter_ = 0
+
+        def count_iterations(n):
+            # One L-BFGS iteration is one epoch of the target's schedule.
+            self.n_iter_ = controller.epochs = n
+
+        count_iterations(0)
         while True:
             # The free parameters of this run: alive weights, all biases.
             alive = [None if m.all() else m.copy() for m in self.coef_masks_]
@@ -890,15 +693,16 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
             def callback(intermediate_result):  # scipy needs this one name
                 nonlocal pruned_now, stopped
-                self.n_iter_ += 1
-                iteration_ctx = self._callback_epoch_begin()
+                count_iterations(self.n_iter_ + 1)
+                iteration_ctx = self._callback_epoch_begin(fit_ctx)
                 unpack(intermediate_result.x)
-                if pruning and self._prune_step(layers, None, guard):
+                if controller.step():
                     pruned_now = True
+                self._publish_pruning(controller)
                 self.loss_ = float(intermediate_result.fun)
                 damage.record(self.loss_, pruned_now)
                 self.compression_curve_.append(self.compression_)
-                if self._callback_epoch_end(iteration_ctx, layers):
+                if self._callback_epoch_end(fit_ctx, iteration_ctx, layers):
                     stopped = True
                 if pruned_now or stopped:
                     raise StopIteration
@@ -913,7 +717,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                     "maxfun": self.max_fun - n_fun,
                     "maxiter": self.max_iter - n_iter,
                     "gtol": self.tol,
-                    **({"iprint": iprint} if _lbfgs_takes_iprint() else {}),
+                    **({"iprint": iprint} if lbfgs_takes_iprint() else {}),
                 },
             )
             n_iter += opt_res.nit
@@ -926,19 +730,19 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 break
             if not pruned_now:
                 unpack(opt_res.x.astype(self.coefs_[0].dtype, copy=False))
-                self.n_iter_ = n_iter
+                count_iterations(n_iter)
                 # Converged on this network before the target's schedule is
                 # done: the weights stay, the rule goes on (one step per
                 # iteration) until it prunes, and L-BFGS starts again.
                 while (
-                    pruning
-                    and not pruned_now
+                    not pruned_now
                     and n_iter < self.max_iter
-                    and self._still_pruning()
+                    and controller.still_pruning()
                 ):
                     n_iter += 1
-                    self.n_iter_ = n_iter
-                    pruned_now = self._prune_step(layers, None, guard)
+                    count_iterations(n_iter)
+                    pruned_now = controller.step()
+                    self._publish_pruning(controller)
                     self.compression_curve_.append(self.compression_)
                 if not pruned_now:
                     # The fit ends with this run: judge it as scikit-learn
@@ -967,11 +771,12 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         # arithmetic; make it exact.
         for coef, mask in zip(self.coefs_, self.coef_masks_):
             coef *= mask
-        self._update_compression()
+        controller.recount(self.coef_masks_)
+        self._publish_pruning(controller)
         damage.record(self.loss_, False)
-        self._check_damage(damage, X, y, sample_weight)
+        check_damage(self, damage, X, y, sample_weight)
 
-    def _fit_stochastic(self, X, y, sample_weight, incremental, first_pass):
+    def _fit_stochastic(self, X, y, sample_weight, incremental, first_pass, fit_ctx):
         if not incremental or not hasattr(self, "_optimizer") or first_pass:
             params = self.coefs_ + self.intercepts_
             if self.solver == "sgd":
@@ -1050,29 +855,29 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
         updates_per_epoch = -(-n_samples // batch_size)
         steps_per_epoch = updates_per_epoch if self.pruning_unit == "batch" else 1
-        self._resolve_pruning(
-            n_samples, incremental, steps_per_epoch, updates_per_epoch
+        controller = self._start_pruning(
+            X_train,
+            self._optimizer.slots[: len(self.coefs_)],
+            batch_size,
+            incremental,
+            steps_per_epoch,
+            updates_per_epoch,
         )
-        pruning = self.pruning_rate_ > 0
-        prune_each_batch = pruning and self.pruning_unit == "batch"
-        n_layers = len(self.coefs_)
-        layers = self._synapse_layers(
-            X_train, self._optimizer.slots[:n_layers], batch_size
-        )
-        guard = ReachabilityGuard(layers) if pruning else None
+        prune_each_batch = self.pruning_unit == "batch"
+        layers = controller.layers
         network = self._network(layers)
-        damage = _DamageWatch()
+        damage = DamageWatch()
 
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
-                epoch_ctx = self._callback_epoch_begin()
+                epoch_ctx = self._callback_epoch_begin(fit_ctx)
                 if self.shuffle:
                     # Shuffle indices rather than X and y to save memory.
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
 
                 accumulated_loss = 0.0
-                n_pruned_before = self._n_pruned
+                n_pruned_before = controller.n_pruned
                 # The kernels' OpenMP threads and BLAS's must not spin at
                 # once (see _threads): once a layer multiplies through the
                 # kernels, BLAS works on one thread.
@@ -1109,12 +914,13 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                             params, coef_grads + intercept_grads
                         )
                         if prune_each_batch:
-                            self._prune_step(layers, batch_size, guard, step + 1)
+                            controller.step(step + 1)
 
-                if pruning and not prune_each_batch:
-                    self._prune_step(layers, batch_size, guard, 1)
+                if not prune_each_batch:
+                    controller.step(1)
                 for layer in layers:
                     layer.sync()
+                self._publish_pruning(controller)
 
                 self.n_iter_ += 1
                 self.loss_ = accumulated_loss / X_train.shape[0]
@@ -1123,8 +929,9 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 if not early_stopping and _diverged(self.loss_, self.loss_curve_):
                     raise ValueError(_divergence_message(self.loss_, self.n_iter_))
                 self.t_ += n_samples
-                damage.record(self.loss_, self._n_pruned != n_pruned_before)
+                damage.record(self.loss_, controller.n_pruned != n_pruned_before)
                 self.loss_curve_.append(self.loss_)
+                controller.epochs += 1
                 self.compression_curve_.append(self.compression_)
                 if self.verbose:
                     print(
@@ -1137,9 +944,9 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 )
                 converged = self._no_improvement_count > self.n_iter_no_change
                 if (
-                    self._n_pruned != n_pruned_before
-                    or self._still_pruning()
-                    or (converged and self._open_window_on_convergence())
+                    controller.n_pruned != n_pruned_before
+                    or controller.still_pruning()
+                    or (converged and controller.open_window_on_convergence())
                 ):
                     # The network changed (or is about to): judge
                     # convergence anew from here, so the fit neither stops
@@ -1147,7 +954,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                     # n_iter_no_change epochs to recover.
                     self._restart_convergence_reference(early_stopping)
                 self._optimizer.iteration_ends(self.t_)
-                if self._callback_epoch_end(epoch_ctx, layers):
+                if self._callback_epoch_end(fit_ctx, epoch_ctx, layers):
                     # A callback asked to stop: the epoch is complete, the
                     # estimator is fitted as of now.
                     break
@@ -1187,6 +994,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             # (and a later partial_fit) sees one consistent state.
             for layer in layers:
                 layer.expand()
+            self._publish_pruning(controller)
 
         if early_stopping:
             # Restore the best epoch whole: weights and the masks that go
@@ -1197,175 +1005,12 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             self.pruning_counters_ = self._best_counters
             # The restored lists must not alias the next snapshot.
             self._snapshot_best()
-            self._update_compression()
+            controller.recount(self.coef_masks_)
+            self._publish_pruning(controller)
         # One partial_fit call is one epoch: too little for the probe's
         # reference, and it would cost more than the call itself.
-        self._check_damage(
-            damage, X_train, y_train, sample_weight_train, probe=not incremental
-        )
-
-    def _check_damage(self, damage, X, y, sample_weight, probe=True):
-        """Warn when pruning damaged the network.
-
-        The loss curve tells first (:class:`_DamageWatch`). It needs a loss
-        the network reached before the last pruning step to compare with,
-        and a rule that prunes before the network has learned (L-BFGS prunes
-        from its first iteration; a short patience does it in any solver)
-        leaves none. The probe then measures the damage directly
-        (:meth:`_probe_pruned_synapses`).
-        """
-        if damage.damaged():
-            self._warn_damaged(*damage.losses(), stacklevel=6)
-        elif probe and damage.pruned():
-            cost = self._probe_pruned_synapses(X, y, sample_weight)
-            if cost is not None:
-                self._warn_pruning_cost(*cost)
-
-    def _probe_pruned_synapses(self, X, y, sample_weight):
-        """Whether the pruned synapses hold what the network needs.
-
-        Two short L-BFGS runs from the fitted weights, on the training data
-        (at most ``_PROBE_MAX_SAMPLES`` rows): one with the pruned synapses
-        given back, one without (the control: an optimizer that trains on
-        from here, as adam's fits can, lowers the loss without them too).
-        Pruning damaged the network when the first ends far below the
-        second: by more than ``_DAMAGE_FACTOR`` times, and by more than
-        ``_DAMAGE_SHARE`` of the loss the network can remove from that of
-        the best constant prediction. Neither run changes the estimator or
-        draws random numbers.
-
-        Returns
-        -------
-        cost : tuple or None
-            ``(loss_without, loss_with, null_loss, n_iter)`` when pruning
-            damaged the network, None otherwise.
-        """
-        n_samples = X.shape[0]
-        if n_samples > _PROBE_MAX_SAMPLES:
-            # Evenly spaced rows: deterministic, and every stretch of the
-            # data has its share.
-            rows = slice(None, None, -(-n_samples // _PROBE_MAX_SAMPLES))
-            X, y = X[rows], y[rows]
-            if sample_weight is not None:
-                sample_weight = sample_weight[rows]
-        if sample_weight is not None and not sample_weight.sum() > 0:
-            return None
-        full = [np.ones(m.shape, dtype=bool) for m in self.coef_masks_]
-        with np.errstate(all="ignore"):
-            constant = np.average(y, axis=0, weights=sample_weight)
-            prediction = np.broadcast_to(constant, y.shape).astype(self.coefs_[0].dtype)
-            loss_function = LOSS_FUNCTIONS[loss_name(self.loss, self.out_activation_)]
-            null_loss = float(loss_function(y, prediction, sample_weight))
-            loss, _ = _lbfgs_probe(self, self.coef_masks_, X, y, sample_weight, 0)
-            # Damage needs loss - with >= share * (null - with), with >= 0:
-            # a network that already removed most of the null loss is
-            # spared both runs.
-            if not (np.isfinite(null_loss) and loss >= _DAMAGE_SHARE * null_loss > 0):
-                return None
-            target = min(
-                (loss - _DAMAGE_SHARE * null_loss) / (1 - _DAMAGE_SHARE),
-                loss / _DAMAGE_FACTOR,
-            )
-            with_pruned, n_iter = _lbfgs_probe(
-                self, full, X, y, sample_weight, _PROBE_ITER, stop_below=target
-            )
-            if not with_pruned <= target or not with_pruned < null_loss:
-                # Not far below, or nothing to learn beyond the constant
-                # (constant targets): no share of it can be lost.
-                return None
-            # The control, with as many iterations: it must stay above what
-            # the network reached with every synapse.
-            floor = max(
-                _DAMAGE_FACTOR * with_pruned,
-                with_pruned + _DAMAGE_SHARE * (null_loss - with_pruned),
-            )
-            without, _ = _lbfgs_probe(
-                self, self.coef_masks_, X, y, sample_weight, n_iter, stop_below=floor
-            )
-        if not without > floor:
-            return None
-        return without, with_pruned, null_loss, n_iter
-
-    def _warn_pruning_cost(self, without, with_pruned, null_loss, n_iter):
-        """Warn with what the probe measured, and name what to change."""
-        # A lower bound: the probe stops once the damage is plain.
-        share = (without - with_pruned) / (null_loss - with_pruned)
-        n_inputs = int(np.count_nonzero(self.coef_masks_[0].any(axis=1)))
-        capped = self.max_compression is not None
-        if self.target_compression_ is None:
-            advice = (
-                "Lower pruning_rate or raise pruning_patience (the rule may have "
-                "pruned before the network had learned which synapses matter), "
-                + (
-                    "lower max_compression"
-                    if capped
-                    else "set target_compression or max_compression to bound it"
-                )
-            )
-        else:
-            advice = "Lower target_compression" + (
-                " or max_compression" if capped else ""
-            )
-        warnings.warn(
-            f"Pruning damaged the network: given its pruned synapses back, it "
-            f"lowers its training loss to {with_pruned:.4g} in {n_iter} L-BFGS "
-            f"iteration(s), against {without:.4g} without them; the best "
-            f"constant prediction scores {null_loss:.4g}, so pruning cost at "
-            f"least {share:.0%} of what the network learns "
-            f"({self.compression_:.1%} of the synapses pruned; hidden neurons "
-            f"still connected: {self._connected_hidden()} of "
-            f"{self._hidden_layer_sizes()}; input features still connected: "
-            f"{n_inputs} of {self.coef_masks_[0].shape[0]}). {advice}, or widen "
-            "hidden_layer_sizes.",
-            UserWarning,
-            stacklevel=6,
-        )
-
-    def _connected_hidden(self):
-        """Hidden neurons per layer with an alive input and an alive output."""
-        return [
-            int(np.count_nonzero(m_in.any(axis=0) & m_out.any(axis=1)))
-            for m_in, m_out in zip(self.coef_masks_[:-1], self.coef_masks_[1:])
-        ]
-
-    def _probe_network(self, masks):
-        """A dense network over copies of the weights, without dropout."""
-        coefs = [np.array(c) for c in self.coefs_]
-        layers = [
-            SynapseLayer(
-                coef,
-                mask.copy(),
-                np.zeros(coef.shape, dtype=np.int32),
-                {},
-                compactable=False,
-            )
-            for coef, mask in zip(coefs, masks)
-        ]
-        return MaskedNetwork(
-            layers,
-            [b.copy() for b in self.intercepts_],
-            self.activation,
-            self.out_activation_,
-            loss=self.loss,
-            alpha=self.alpha,
-        )
-
-    def _warn_damaged(self, loss_before, best_loss_after, stacklevel=5):
-        # Name what to change; a layer left with few neurons is the usual
-        # cause (pruning took their inputs or outputs).
-        alive = self._connected_hidden()
-        warnings.warn(
-            f"Pruning damaged the network: its training loss stayed at "
-            f"{best_loss_after:.4g} or more since the last pruning step, against "
-            f"{loss_before:.4g} reached before it ("
-            f"{self.compression_:.1%} of the "
-            f"synapses pruned; hidden neurons still connected: {alive} of "
-            f"{self._hidden_layer_sizes()}). Lower target_compression or "
-            "max_compression (without a target: lower pruning_rate or raise "
-            "pruning_patience), raise max_iter so the network has time to "
-            "recover, or widen hidden_layer_sizes.",
-            UserWarning,
-            stacklevel=stacklevel,
+        check_damage(
+            self, damage, X_train, y_train, sample_weight_train, probe=not incremental
         )
 
     def _warn_lbfgs_not_converged(self, n_iter, n_fun, n_runs, status, message):
@@ -1548,113 +1193,6 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 _DIVERGENCE_FACTOR = 1e4
 
 
-class _DamageWatch:
-    """Whether pruning damaged the network, from the training loss.
-
-    Records the lowest loss reached before the last pruning step and the best
-    one since: a network whose best since stays above ``_DAMAGE_FACTOR``
-    times the former did not recover what pruning took.
-    """
-
-    def __init__(self):
-        self._lowest = np.inf
-        self._before = None
-        self._after = np.inf
-
-    def record(self, loss, pruned):
-        """Take an epoch's (an iteration's) loss; ``pruned``: it pruned."""
-        if pruned:
-            self._before, self._after = self._lowest, loss
-        else:
-            self._after = min(self._after, loss)
-        self._lowest = min(self._lowest, loss)
-
-    def damaged(self):
-        """Whether the network stayed far above its loss before pruning."""
-        return (
-            self._before is not None
-            and np.isfinite(self._before)
-            and self._after > _DAMAGE_FACTOR * self._before
-        )
-
-    def losses(self):
-        """The loss before the last pruning step, and the best since."""
-        return self._before, self._after
-
-    def pruned(self):
-        """Whether any recorded epoch (iteration) pruned."""
-        return self._before is not None
-
-
-def _lbfgs_probe(estimator, masks, X, y, sample_weight, max_iter, stop_below=-np.inf):
-    """Training loss of the fitted network after a short L-BFGS run.
-
-    Parameters
-    ----------
-    estimator : BaseBSP
-        The fitted estimator; its weights are copied, never changed.
-    masks : list of ndarray of bool
-        The synapses free to move (the others stay at 0).
-    X, y, sample_weight : ndarray
-        Training data, ``y`` in the form the loss takes.
-    max_iter : int
-        Most iterations; 0 returns the loss of the fitted weights.
-    stop_below : float, default=-inf
-        Stop once the loss is at or below this value.
-
-    Returns
-    -------
-    loss : float
-        The lowest loss reached.
-    n_iter : int
-        The iterations run.
-    """
-    network = estimator._probe_network(masks)
-    params = [layer.coef for layer in network.layers] + network.intercepts
-    selectors = [None if m.all() else m for m in masks]
-    selectors += [None] * len(network.intercepts)
-    sizes = [p.size if s is None else int(s.sum()) for p, s in zip(params, selectors)]
-    bounds = np.cumsum([0] + sizes)
-
-    def pack(arrays):
-        return np.hstack(
-            [a.ravel() if s is None else a[s] for a, s in zip(arrays, selectors)]
-        )
-
-    def loss_grad(packed):
-        for k, (param, sel) in enumerate(zip(params, selectors)):
-            part = packed[bounds[k] : bounds[k + 1]]
-            if sel is None:
-                param[...] = part.reshape(param.shape)
-            else:
-                param[sel] = part
-        loss, coef_grads, intercept_grads = network.backprop(X, y, sample_weight)
-        return loss, pack(coef_grads + intercept_grads)
-
-    start = pack(params)
-    if max_iter == 0:
-        return float(loss_grad(start)[0]), 0
-
-    def callback(intermediate_result):  # scipy needs this one name
-        if intermediate_result.fun <= stop_below:
-            raise StopIteration
-
-    result = scipy.optimize.minimize(
-        loss_grad,
-        start,
-        method="L-BFGS-B",
-        jac=True,
-        callback=callback,
-        options={
-            "maxiter": max_iter,
-            "maxfun": 2 * max_iter + 5,
-            "gtol": estimator.tol,
-            **({"iprint": -1} if _lbfgs_takes_iprint() else {}),
-        },
-    )
-    return float(result.fun), int(result.nit)
-
-
 def _copy_state(value):
     """A copy of a piece of fitted state that training could change in place.
 
@@ -1695,9 +1233,3 @@ def _divergence_message(loss, n_iter):
         f"{reason} The fit diverged at iteration {n_iter}: lower "
         "learning_rate_init, or scale the input (e.g. with StandardScaler)."
     )
-
-
-def _lbfgs_takes_iprint():
-    # scipy 1.15 deprecated L-BFGS-B's `iprint` option; passing it warns.
-    major, minor = (int(p) for p in scipy.__version__.split(".")[:2])
-    return (major, minor) < (1, 15)

@@ -4,6 +4,8 @@
 estimators work as before, without ``set_callbacks``.
 """
 
+from typing import NamedTuple
+
 try:
     from sklearn.callback import CallbackSupportMixin
 except ImportError:  # scikit-learn < 1.9
@@ -35,3 +37,23 @@ def with_callbacks(method):
     except ImportError:  # scikit-learn < 1.9
         return method
     return sklearn_with_callbacks(method)
+
+
+class FitContext(NamedTuple):
+    """What each epoch of a fit hands to scikit-learn's callbacks.
+
+    Attributes
+    ----------
+    callback_ctx : CallbackContext
+        The fit's task; each epoch (L-BFGS iteration) opens a subtask.
+    X, y : array-like
+        The data as passed to ``fit``: callbacks' scorers call ``predict``
+        on ``X`` and compare with the labels.
+    metadata : dict or None
+        ``{"sample_weight": ...}`` when weights were passed.
+    """
+
+    callback_ctx: object
+    X: object
+    y: object
+    metadata: dict | None

@@ -12,9 +12,27 @@ never binds otherwise, so runs that never come near a dead network are
 exactly the paper's.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ._pruning import output_paths
+
+
+class Verdict(NamedTuple):
+    """The guard's answer on the synapses a step is about to prune.
+
+    Attributes
+    ----------
+    allowed : list of ndarray of intp
+        Per layer, storage positions of the synapses that may be pruned.
+    vetoed : list of ndarray of intp or None
+        Per layer, storage positions of the synapses kept alive (their
+        counters run on); None when the guard kept none.
+    """
+
+    allowed: list
+    vetoed: list | None
 
 
 class ReachabilityGuard:
@@ -25,14 +43,12 @@ class ReachabilityGuard:
     layers : list of SynapseLayer
         The network's weight matrices in their training storage. Their alive
         flags must be those of the network when the guard is built, and the
-        guard must see every step that prunes (through :meth:`__call__`).
+        guard must see every step that prunes (through :meth:`verdict` or
+        :meth:`__call__`).
     """
 
     def __init__(self, layers):
         self.layers = layers
-        #: Per layer, storage positions of the synapses the last call kept
-        #: alive (their counters run on), or None when it kept none.
-        self.vetoed = None
         reach = np.ones(layers[0].coef.shape[0], dtype=bool)
         self.reach = [reach]
         self.counts = []
@@ -61,8 +77,8 @@ class ReachabilityGuard:
             reach[i + 1][dying] = False
         return counts, reach
 
-    def __call__(self, over):
-        """Return the synapses of ``over`` that may be pruned, and record them.
+    def verdict(self, over):
+        """Judge a step and record the synapses it may prune as pruned.
 
         Parameters
         ----------
@@ -72,11 +88,12 @@ class ReachabilityGuard:
 
         Returns
         -------
-        allowed : list of ndarray of intp
-            ``over`` itself when every output stays reachable; otherwise
-            ``over`` without the synapses of one path into every output.
+        verdict : Verdict
+            ``allowed`` is ``over`` itself when every output stays
+            reachable (``vetoed`` None); otherwise ``over`` without the
+            synapses of one path into every output, which are ``vetoed``.
         """
-        self.vetoed = None
+        vetoed = None
         counts, reach = self._simulate(over)
         if not reach[-1].all():
             masks = [layer.dense_alive() for layer in self.layers]
@@ -86,8 +103,15 @@ class ReachabilityGuard:
                 path.flat[layer.dense_positions(positions)]
                 for positions, path, layer in zip(over, paths, self.layers)
             ]
-            self.vetoed = [p[keep] for p, keep in zip(over, on_path)]
+            vetoed = [p[keep] for p, keep in zip(over, on_path)]
             over = [p[~keep] for p, keep in zip(over, on_path)]
             counts, reach = self._simulate(over)
         self.counts, self.reach = counts, reach
-        return over
+        return Verdict(over, vetoed)
+
+    def __call__(self, over):
+        """The synapses of ``over`` that may be pruned (the pruner's guard).
+
+        See :meth:`verdict`, whose ``allowed`` this returns.
+        """
+        return self.verdict(over).allowed

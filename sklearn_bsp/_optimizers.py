@@ -20,6 +20,7 @@ Copyright (c) 2007-2024 The scikit-learn developers, BSD-3-Clause License
 """
 
 import numpy as np
+import scipy
 
 
 class BaseOptimizer:
@@ -240,3 +241,10 @@ class AdamOptimizer(BaseOptimizer):
             -self.learning_rate * slot["m"] / (np.sqrt(slot["v"]) + self.epsilon)
             for slot in self.slots
         ]
+
+
+def lbfgs_takes_iprint():
+    """Whether scipy's L-BFGS-B still takes the ``iprint`` option."""
+    # scipy 1.15 deprecated L-BFGS-B's `iprint` option; passing it warns.
+    major, minor = (int(p) for p in scipy.__version__.split(".")[:2])
+    return (major, minor) < (1, 15)

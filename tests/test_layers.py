@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_classification, make_regression
 
-import sklearn_bsp._base
+import sklearn_bsp._controller
 from sklearn_bsp import BSPClassifier, BSPRegressor
+from sklearn_bsp._controller import PruningController
 from sklearn_bsp._inference import remove_dead_neurons
 from sklearn_bsp._layers import CompactionPolicy, SynapseLayer, narrow_hidden_layers
 from sklearn_bsp._network import MaskedNetwork, forward
@@ -235,7 +236,7 @@ def narrowings(monkeypatch):
         calls.append((changed, moved))
         return changed
 
-    monkeypatch.setattr(sklearn_bsp._base, "narrow_hidden_layers", spy)
+    monkeypatch.setattr(sklearn_bsp._controller, "narrow_hidden_layers", spy)
     return calls
 
 
@@ -454,11 +455,15 @@ def test_uint16_counters_train_like_int32(data, solver):
         assert counter.dtype == np.int32
 
 
-class _GrowingPatience:
+class _GrowingController(PruningController):
     # The "auto" patience grows with the pruned count; a steeper stand-in
     # crosses the tiny limit within a short fit.
-    def _current_patience(self):
-        return 3.0 if self._n_pruned < 0.3 * self._n_synapses else 9.0
+    def current_patience(self):
+        return 3.0 if self.n_pruned < 0.3 * self.n_synapses else 9.0
+
+
+class _GrowingPatience:
+    _pruning_controller = _GrowingController
 
 
 class GrowingTinyLimit(_GrowingPatience, TinyLimitClassifier):

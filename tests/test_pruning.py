@@ -321,9 +321,15 @@ def test_guard_keeps_every_output_connected():
     guard = ReachabilityGuard(layers)
     pruner = SynapticPruner(rate=0.5, scope="network")
     vetoed = 0
+
+    def judge(over):
+        nonlocal vetoed
+        verdict = guard.verdict(over)
+        vetoed += verdict.vetoed is not None
+        return verdict.allowed
+
     for _ in range(100):
-        pruned = pruner.step(weights, masks, counters, 1, guard=guard)
-        vetoed += guard.vetoed is not None
+        pruned = pruner.step(weights, masks, counters, 1, guard=judge)
         for layer, newly in zip(layers, pruned):
             if newly is not None:
                 layer.prune(newly)

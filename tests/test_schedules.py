@@ -8,6 +8,7 @@ from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_bsp import BSPClassifier
+from sklearn_bsp._controller import PruningController
 from sklearn_bsp._schedules import (
     MAX_PRUNING_RATE,
     auto_pruning_patience,
@@ -166,10 +167,14 @@ def test_resolved_patience_is_an_int_after_partial_fit(iris, patience):
         assert type(est.pruning_patience_) is int
 
 
-class _UnboundedPatience(BSPClassifier):
+class _UnboundedController(PruningController):
     # Eq 2 once (nearly) every synapse is pruned: no counter can exceed it.
-    def _current_patience(self):
+    def current_patience(self):
         return math.inf
+
+
+class _UnboundedPatience(BSPClassifier):
+    _pruning_controller = _UnboundedController
 
 
 def test_unbounded_patience_is_the_largest_count(iris):

@@ -10,7 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from sklearn_bsp import BSPClassifier, BSPRegressor
+from sklearn_bsp import BSPClassifier, BSPRegressor, _damage
 from sklearn_bsp._schedules import (
     auto_pruning_patience,
     auto_pruning_rate,
@@ -321,7 +321,7 @@ def test_damage_probe_changes_nothing(monkeypatch):
     )
     probed = BSPRegressor(**params)
     assert any("damaged" in m for m in _user_warnings(probed, X, y))
-    monkeypatch.setattr(BSPRegressor, "_probe_pruned_synapses", lambda *a: None)
+    monkeypatch.setattr(_damage, "probe_pruned_synapses", lambda *a: None)
     plain = BSPRegressor(**params)
     assert not any("damaged" in m for m in _user_warnings(plain, X, y))
     for a, b in zip(
