@@ -236,13 +236,10 @@ def forward(
         return np.concatenate(blocks)
     if fast and n_threads is None and any(layer is not None for layer in layers):
         # A few rows through compact layers run on the calling thread
-        # alone, kernels and BLAS. With thread pools, the kernels' OpenMP
-        # team and BLAS's threads (ours, or those of any other estimator
-        # called just before) take turns on the same cores, each spinning
-        # while the other works, and a product of a few hundred rows waits
-        # for the scheduler: 784-500-10 at 20 % density, 200 rows, 2 cores,
-        # 8.0 ms with the pools, 1.0 with BLAS on one thread (6.8 right after
-        # an MLPClassifier's prediction), 1.4 on one thread (1.6).
+        # alone, kernels and BLAS: with thread pools, the kernels' OpenMP
+        # team and BLAS's threads (ours, or another estimator's) take turns
+        # on the same cores, each spinning while the other works, and a
+        # small product waits for the scheduler (docs/performance.rst).
         with single_threaded_blas():
             return _forward_layers(
                 X, coefs, intercepts, activation, out_activation, layers, fast, 1

@@ -81,7 +81,7 @@ def _recording(layer):
     return rec
 
 
-def test_blocked_prediction_runs_one_threaded_kernels_within_the_limit():
+def _fitted_compact():
     X, y = _data()
     clf = _CompactClassifier(
         hidden_layer_sizes=(60,),
@@ -91,6 +91,11 @@ def test_blocked_prediction_runs_one_threaded_kernels_within_the_limit():
         max_iter=20,
         random_state=0,
     ).fit(X, y)
+    return X, clf
+
+
+def test_blocked_prediction_runs_one_threaded_kernels_within_the_limit():
+    X, clf = _fitted_compact()
     net = clf._inference
     assert net.kernels[0] is not None
     layers = [None if k is None else _recording(k) for k in net.kernels]
@@ -164,15 +169,7 @@ def test_few_rows_run_on_the_calling_thread_with_one_threaded_blas(monkeypatch):
     # thread alone, kernels and BLAS.
     import sklearn_bsp._network as network
 
-    X, y = _data()
-    clf = _CompactClassifier(
-        hidden_layer_sizes=(60,),
-        pruning_rate=0.3,
-        pruning_patience=2,
-        max_compression=0.8,
-        max_iter=20,
-        random_state=0,
-    ).fit(X, y)
+    X, clf = _fitted_compact()
     net = clf._inference
     assert net.kernels[0] is not None and net.kernels[-1] is None
     layers = [None if k is None else _recording(k) for k in net.kernels]
