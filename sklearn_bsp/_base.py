@@ -41,12 +41,12 @@ from sklearn.utils.validation import (
 from ._callbacks import CallbackSupportMixin, FitContext
 from ._controller import PruningController
 from ._damage import DamageWatch, check_damage
-from ._inference import InferenceNetwork
+from ._inference import InferenceNetwork, predict_output, prediction_network
 from ._layers import (
     NARROW_COUNTER_LIMIT,
     CompactionPolicy,
 )
-from ._network import MaskedNetwork, forward
+from ._network import MaskedNetwork
 from ._optimizers import (
     AdamOptimizer,
     BaseOptimizer,
@@ -1075,30 +1075,15 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     # ------------------------------------------------------------------
 
     def _inference_network(self, X):
-        """The network to predict ``X`` with, and the kernels to use.
-
-        The compacted network built after fitting (or loading) is used where
-        it saves work for ``X`` (a layer multiplies faster through the
-        kernels, or enough dead neurons are gone) and it still matches
-        ``coefs_`` and ``intercepts_`` value for value (that check reads each
-        weight once). Otherwise prediction multiplies the current arrays
-        themselves, as scikit-learn's MLP does: never stale, never slower.
-        Prediction never changes the estimator.
-        """
-        cached = self.__dict__.get("_inference")
-        if cached is not None:
-            kernels = cached.kernels_for(X, self._compaction_policy)
-            # Also for weights stored sparse (sparsify_coefs): the cached
-            # network holds them dense, and the check reads only the stored
-            # entries, where a sparse-by-sparse product would be slow.
-            worth = (
-                any(k is not None for k in kernels)
-                or cached.narrower
-                or any(sp.issparse(c) for c in self.coefs_)
-            )
-            if worth and cached.matches(self.coefs_, self.intercepts_, self.activation):
-                return cached.coefs, cached.intercepts, kernels, True
-        return self.coefs_, self.intercepts_, None, False
+        """The network to predict ``X`` with (see ``_inference.prediction_network``)."""
+        return prediction_network(
+            self.__dict__.get("_inference"),
+            X,
+            self.coefs_,
+            self.intercepts_,
+            self.activation,
+            self._compaction_policy,
+        )
 
     def _refresh_inference(self):
         self._inference = InferenceNetwork(
@@ -1108,17 +1093,14 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _forward_pass_fast(self, X, check_input=True):
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        coefs, intercepts, kernels, compacted = self._inference_network(X)
-        # The compacted network differs from the arrays in the order of its
-        # sums anyway; it also takes the faster logistic.
-        return forward(
+        return predict_output(
+            self.__dict__.get("_inference"),
             X,
-            coefs,
-            intercepts,
+            self.coefs_,
+            self.intercepts_,
             self.activation,
             self.out_activation_,
-            kernels,
-            fast=compacted,
+            self._compaction_policy,
         )
 
     # ------------------------------------------------------------------

@@ -17,8 +17,6 @@ import scipy.sparse as sp
 from scipy.special import expit, xlogy
 from sklearn.utils.extmath import safe_sparse_dot
 
-from ._threads import effective_n_threads, map_blocks, single_threaded_blas
-
 
 def _identity(X):
     """Leave ``X`` unchanged."""
@@ -163,106 +161,6 @@ def _logistic_tanh(X):
 # Hidden activations for prediction where speed matters more than matching
 # scikit-learn to the last bit.
 FAST_ACTIVATIONS = {**ACTIVATIONS, "logistic": _logistic_tanh}
-
-# Rows per block of a fast forward pass (see ``forward``); 256-1,024 were
-# within 4 % of each other, 4,096 as slow as one block.
-ROW_BLOCK = 512
-
-
-def forward(
-    X,
-    coefs,
-    intercepts,
-    activation,
-    out_activation,
-    layers=None,
-    fast=False,
-    n_threads=None,
-):
-    """Compute the network's output for ``X`` (inference, no dropout).
-
-    Parameters
-    ----------
-    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
-        The input.
-    coefs, intercepts : list of ndarray
-        Weights and biases of each layer; pruned weights are 0.
-    activation : str
-        Name of the hidden activation.
-    out_activation : str
-        Name of the output activation.
-    layers : list of (SparseLayer or None), default=None
-        Compact copies of the weight matrices to multiply with instead of
-        ``coefs`` (same values, computed over alive synapses only).
-    fast : bool, default=False
-        Compute the hidden logistic activation as ``(1 + tanh(x / 2)) / 2``
-        (faster, within about one unit in the last place of ``expit``), and
-        go through many samples in blocks of rows, on
-        :func:`~sklearn_bsp._threads.effective_n_threads` threads.
-    n_threads : int, default=None
-        Threads for the kernels of an unblocked pass; None lets the kernels
-        choose (see ``sklearn_bsp._threads``).
-
-    Returns
-    -------
-    output : ndarray of shape (n_samples, n_outputs)
-        The output layer's activations.
-    """
-    n_samples = X.shape[0]
-    layers = layers or [None] * len(coefs)
-    if fast and n_samples > 2 * ROW_BLOCK:
-        # Block by block, each hidden activation stays in cache between the
-        # product that writes it, the activation and the next product,
-        # instead of going to memory and back (a 10,000 x 500 float32 layer
-        # is 20 MB). Each thread runs whole blocks with one-threaded kernels
-        # and BLAS, so that no thread pool spins beside another one. Each
-        # row's result depends neither on the blocks nor on the threads.
-        def block(start):
-            return _forward_layers(
-                X[start : start + ROW_BLOCK],
-                coefs,
-                intercepts,
-                activation,
-                out_activation,
-                layers,
-                fast,
-                n_threads=1,
-            )
-
-        with single_threaded_blas():
-            blocks = map_blocks(
-                block, range(0, n_samples, ROW_BLOCK), effective_n_threads()
-            )
-        return np.concatenate(blocks)
-    if fast and n_threads is None and any(layer is not None for layer in layers):
-        # A few rows through compact layers run on the calling thread
-        # alone, kernels and BLAS: with thread pools, the kernels' OpenMP
-        # team and BLAS's threads (ours, or another estimator's) take turns
-        # on the same cores, each spinning while the other works, and a
-        # small product waits for the scheduler (docs/performance.rst).
-        with single_threaded_blas():
-            return _forward_layers(
-                X, coefs, intercepts, activation, out_activation, layers, fast, 1
-            )
-    return _forward_layers(
-        X, coefs, intercepts, activation, out_activation, layers, fast, n_threads
-    )
-
-
-def _forward_layers(
-    X, coefs, intercepts, activation, out_activation, layers, fast, n_threads=None
-):
-    """The layers of :func:`forward` one after the other, on all of ``X``."""
-    hidden = (FAST_ACTIVATIONS if fast else ACTIVATIONS)[activation]
-    last = len(coefs) - 1
-    a = X
-    for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
-        a = _product(a, coef, layers[i], n_threads)
-        a += intercept
-        if i != last:
-            hidden(a)
-    ACTIVATIONS[out_activation](a)
-    return a
 
 
 class MaskedNetwork:

@@ -7,9 +7,9 @@ from sklearn.datasets import make_classification, make_regression
 import sklearn_bsp._controller
 from sklearn_bsp import BSPClassifier, BSPRegressor
 from sklearn_bsp._controller import PruningController
-from sklearn_bsp._inference import remove_dead_neurons
+from sklearn_bsp._inference import forward, remove_dead_neurons
 from sklearn_bsp._layers import CompactionPolicy, SynapseLayer, narrow_hidden_layers
-from sklearn_bsp._network import MaskedNetwork, forward
+from sklearn_bsp._network import MaskedNetwork
 from sklearn_bsp._optimizers import AdamOptimizer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

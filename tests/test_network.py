@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from sklearn_bsp._inference import forward
 from sklearn_bsp._layers import SynapseLayer
-from sklearn_bsp._network import MaskedNetwork, forward
+from sklearn_bsp._network import MaskedNetwork
 
 
 def _net(activation="tanh", out="softmax", alpha=0.1, masks=None, seed=0):
@@ -132,7 +133,7 @@ def test_fast_logistic_is_within_an_ulp_of_expit(dtype):
 def test_fast_forward_in_row_blocks_equals_one_block():
     # Many rows go through the network in blocks; each row's result must not
     # depend on it, through the kernels or the dense product.
-    from sklearn_bsp._network import ROW_BLOCK
+    from sklearn_bsp._inference import ROW_BLOCK
     from sklearn_bsp._sparse import SparseLayer
 
     rng = np.random.default_rng(0)

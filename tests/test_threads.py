@@ -9,8 +9,8 @@ from sklearn.datasets import make_classification
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from sklearn_bsp import BSPClassifier
+from sklearn_bsp._inference import ROW_BLOCK, forward
 from sklearn_bsp._layers import CompactionPolicy
-from sklearn_bsp._network import ROW_BLOCK, forward
 from sklearn_bsp._sparse import SparseLayer
 from sklearn_bsp._threads import effective_n_threads, map_blocks
 
