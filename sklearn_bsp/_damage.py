@@ -167,11 +167,31 @@ def check_damage(estimator, damage, X, y, sample_weight, probe=True):
     # The warnings' stacklevel names the user's fit call: estimator.fit ->
     # _fit -> _fit_checked -> the solver -> check_damage -> the warning.
     if damage.damaged():
-        warn_damaged(estimator, *damage.losses(), stacklevel=6)
+        before, after = damage.losses()
+        # A loss that doubled from nearly nothing (a network that fitted
+        # its training set almost exactly before pruning) lost little of
+        # what it learned: damage is also a share of the loss the network
+        # had removed from that of the best constant prediction.
+        null = _null_loss(estimator, y, sample_weight)
+        if not np.isfinite(null) or after - before > _DAMAGE_SHARE * (null - before):
+            warn_damaged(estimator, before, after, stacklevel=6)
     elif probe and damage.pruned():
         cost = probe_pruned_synapses(estimator, X, y, sample_weight)
         if cost is not None:
             warn_pruning_cost(estimator, *cost)
+
+
+def _null_loss(estimator, y, sample_weight):
+    """The training loss of the best constant prediction (NaN if undefined)."""
+    with np.errstate(all="ignore"):
+        constant = np.average(y, axis=0, weights=sample_weight)
+        prediction = np.broadcast_to(constant, y.shape).astype(
+            estimator.coefs_[0].dtype
+        )
+        loss_function = LOSS_FUNCTIONS[
+            loss_name(estimator.loss, estimator.out_activation_)
+        ]
+        return float(loss_function(y, prediction, sample_weight))
 
 
 def probe_pruned_synapses(estimator, X, y, sample_weight):
@@ -204,15 +224,8 @@ def probe_pruned_synapses(estimator, X, y, sample_weight):
     if sample_weight is not None and not sample_weight.sum() > 0:
         return None
     full = [np.ones(m.shape, dtype=bool) for m in estimator.coef_masks_]
+    null_loss = _null_loss(estimator, y, sample_weight)
     with np.errstate(all="ignore"):
-        constant = np.average(y, axis=0, weights=sample_weight)
-        prediction = np.broadcast_to(constant, y.shape).astype(
-            estimator.coefs_[0].dtype
-        )
-        loss_function = LOSS_FUNCTIONS[
-            loss_name(estimator.loss, estimator.out_activation_)
-        ]
-        null_loss = float(loss_function(y, prediction, sample_weight))
         loss, _ = _lbfgs_probe(estimator, estimator.coef_masks_, X, y, sample_weight, 0)
         # Damage needs loss - with >= share * (null - with), with >= 0:
         # a network that already removed most of the null loss is

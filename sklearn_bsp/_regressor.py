@@ -162,10 +162,10 @@ class BSPRegressor(RegressorMixin, BaseBSP):
         training budget. The BSP rule still decides which synapses go (those
         that stayed candidates longer than the patience, weakest first);
         the target bounds how many may have gone after each step, along a
-        cubic schedule (Zhu & Gupta, 2017) that opens after 2,000 updates
-        (at most half of ``max_iter`` epochs; at once when the dense network
-        has converged earlier) and reaches the target 6,000 updates later
-        (at most a quarter of ``max_iter``); with L-BFGS over the first
+        cubic schedule (Zhu & Gupta, 2017) that opens after 4,000 updates
+        (at most 60 % of ``max_iter`` epochs; at once when the dense network
+        has converged earlier) and reaches the target 12,000 updates later
+        (at most a fifth of ``max_iter``); with L-BFGS over the first
         tenth of ``max_iter`` iterations. The rest of the budget lets the
         pruned network recover. ``'auto'`` grows with the network, from 50 %
         for 1,000 synapses or fewer to 80 % for 100,000 or more (see the user

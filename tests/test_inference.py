@@ -29,7 +29,7 @@ PARAMS = dict(
     hidden_layer_sizes=(40,),
     pruning_rate=0.2,
     pruning_patience=3,
-    max_iter=30,
+    max_iter=40,
     random_state=0,
 )
 

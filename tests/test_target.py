@@ -47,10 +47,14 @@ def test_cubic_schedule_by_hand():
 def test_window_counts_updates_and_keeps_time_to_recover():
     # 60,000 samples in batches of 200: 300 updates an epoch.
     start, end = target_window(200, 300)
-    assert start == pytest.approx(2000 / 300)
-    assert end - start == pytest.approx(6000 / 300)
-    # One update an epoch: the caps (half of max_iter, then a quarter).
-    assert target_window(200, 1) == (100.0, 150.0)
+    assert start == pytest.approx(4000 / 300)
+    assert end - start == pytest.approx(12000 / 300)
+    # One update an epoch: the caps (60 % of max_iter, then a fifth).
+    assert target_window(200, 1) == (120.0, 160.0)
+    # At least a fifth of the budget is left to recover, whatever the size.
+    for updates in (1, 7, 34, 300, 3000):
+        for max_iter in (10, 200, 1000):
+            assert target_window(max_iter, updates)[1] <= 0.8 * max_iter
     # L-BFGS: from the start, a tenth of max_iter.
     assert target_window(200) == (0.0, 20.0)
     assert target_window(3) == (0.0, 1.0)
@@ -58,7 +62,7 @@ def test_window_counts_updates_and_keeps_time_to_recover():
 
 def test_target_patience_is_a_twentieth_of_the_window():
     assert target_patience(300, (6.0, 26.0)) == 300
-    assert target_patience(1, (100.0, 150.0)) == 2  # round(2.5) = 2
+    assert target_patience(1, (120.0, 160.0)) == 2
     assert target_patience(1, (0.0, 1.0)) == 1
 
 
