@@ -888,7 +888,15 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                     for step, batch_slice in enumerate(batches):
                         if self.shuffle:
                             batch_idx = sample_idx[batch_slice]
-                            X_batch = _safe_indexing(X_train, batch_idx)
+                            # Plain fancy indexing on an ndarray: the same rows
+                            # as _safe_indexing's, without its per-call checks
+                            # (a third of the time of gathering a 200 x 784
+                            # batch).
+                            X_batch = (
+                                X_train[batch_idx]
+                                if isinstance(X_train, np.ndarray)
+                                else _safe_indexing(X_train, batch_idx)
+                            )
                         else:
                             batch_idx = batch_slice
                             X_batch = X_train[batch_idx]
