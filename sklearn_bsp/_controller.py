@@ -295,7 +295,13 @@ target_compression
         )
         layers = [
             SynapseLayer(
-                coef, mask, counter, slot, compactable=ok, narrow_counters=narrow
+                coef,
+                mask,
+                counter,
+                slot,
+                compactable=ok,
+                narrow_counters=narrow,
+                counter_limit=self.narrow_counter_limit,
             )
             for coef, mask, counter, slot, ok in zip(
                 coefs, masks, counters, slots, compactable
@@ -339,11 +345,8 @@ target_compression
         room = self.room(steps_done)
         self.patience = self.current_patience()
         layers = self.layers
-        limit = self.narrow_counter_limit
-        if self.patience >= limit:
-            # Counts may now grow past what uint16 counters hold.
-            for layer in layers:
-                layer.widen_counters()
+        for layer in layers:
+            layer.fit_counters(self.patience)
         vetoed = None
 
         def guard(over):
@@ -362,14 +365,11 @@ target_compression
             max_pruned=room,
             guard=guard,
         )
-        # The only counts that run past the patience: synapses the guard
-        # keeps alive although they are over it.
-        if vetoed is not None and any(
-            kept.size and layer.counts.ravel()[kept].max() >= limit - 1
-            for layer, kept in zip(layers, vetoed)
-        ):
-            for layer in layers:
-                layer.widen_counters()
+        if vetoed is not None:
+            # The only counts that run past the patience: synapses the guard
+            # keeps alive although they are over it.
+            for layer, kept in zip(layers, vetoed):
+                layer.fit_counters(self.patience, kept)
         any_pruned = False
         for layer, newly in zip(layers, pruned):
             if newly is not None:

@@ -31,7 +31,7 @@ import numpy as np
 
 from ._sparse import SparseLayer, choose_kernel
 
-#: Largest count a layer keeps in uint16 counters; the caller widens them to
+#: Largest count a layer keeps in uint16 counters; the layer widens them to
 #: int32 before a count could pass it (far below uint16's 65,535).
 NARROW_COUNTER_LIMIT = 60_000
 
@@ -120,7 +120,10 @@ class SynapseLayer:
         Keep the counters the rule works on as uint16 (``counter`` stays the
         int32 array that :meth:`sync` writes back to): two bytes less to
         read and write per synapse and step. Every count must stay below
-        :data:`NARROW_COUNTER_LIMIT`; :meth:`widen_counters` returns to int32.
+        ``counter_limit``: the layer widens them itself
+        (:meth:`fit_counters`).
+    counter_limit : int, default=NARROW_COUNTER_LIMIT
+        The largest count kept in uint16 counters.
 
     Attributes
     ----------
@@ -146,16 +149,24 @@ class SynapseLayer:
     """
 
     def __init__(
-        self, coef, mask, counter, slots, compactable=True, narrow_counters=False
+        self,
+        coef,
+        mask,
+        counter,
+        slots,
+        compactable=True,
+        narrow_counters=False,
+        counter_limit=NARROW_COUNTER_LIMIT,
     ):
         self.coef = coef
         self.mask = mask
         self.counter = counter
         self.slots = slots
         self.compactable = compactable
+        self.counter_limit = counter_limit
         # Counts carried over (partial_fit, warm_start) must fit as well.
         self.narrow_counters = narrow_counters and not (
-            counter.size and counter.max() >= NARROW_COUNTER_LIMIT
+            counter.size and counter.max() >= counter_limit
         )
         self.n_alive = int(np.count_nonzero(mask))
         self.row_alive = np.count_nonzero(mask, axis=1)
@@ -298,6 +309,30 @@ class SynapseLayer:
             self._scatter(self.counts, self.counter)
         elif self.counts is not self.counter:
             self.counter[...] = self.counts
+
+    def fit_counters(self, patience, kept=None):
+        """Widen the counters to int32 before a count could pass ``counter_limit``.
+
+        Counts stop at the patience, so they fit while the patience is below
+        the limit; the exception is a synapse the guard kept alive past its
+        patience, whose count runs on.
+
+        Parameters
+        ----------
+        patience : float
+            The patience in force for the coming step.
+        kept : ndarray of intp or None, default=None
+            Positions (in the storage) of synapses the guard kept alive
+            although over the patience.
+        """
+        if not self.narrow_counters:
+            return
+        if patience >= self.counter_limit or (
+            kept is not None
+            and kept.size
+            and self.counts.ravel()[kept].max() >= self.counter_limit - 1
+        ):
+            self.widen_counters()
 
     def widen_counters(self):
         """Keep the rule's counters as int32 from now on (exact: no count is lost)."""

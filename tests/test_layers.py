@@ -545,3 +545,31 @@ def test_no_narrowing_that_would_force_a_slow_kernel():
     )
     assert narrow_hidden_layers(layers, small)
     assert layers[1].is_compact and len(layers[1].in_units) == 30
+
+
+def test_each_layer_widens_its_own_counters():
+    def layer():
+        shape = (4, 3)
+        return SynapseLayer(
+            np.ones(shape),
+            np.ones(shape, dtype=bool),
+            np.zeros(shape, dtype=np.int32),
+            {},
+            narrow_counters=True,
+            counter_limit=10,
+        )
+
+    first, second = layer(), layer()
+    first.fit_counters(9.0)
+    assert first.counts.dtype == np.uint16  # counts stop at 9 < 10
+    first.fit_counters(10.0)
+    assert first.counts.dtype == np.int32
+    # A synapse the guard kept past the patience: its count runs on.
+    second.counts.flat[5] = 8
+    second.fit_counters(3.0, kept=np.array([5]))
+    assert second.counts.dtype == np.uint16
+    second.counts.flat[5] = 9
+    second.fit_counters(3.0, kept=np.array([5]))
+    assert second.counts.dtype == np.int32
+    second.sync()
+    assert second.counter.ravel()[5] == 9  # widening loses no count
