@@ -1,4 +1,4 @@
-"""Timing helpers shared by the benchmark scripts.
+"""Helpers shared by the benchmark scripts: timing, thread settings, result files.
 
 Every script reports two thread settings, each in a process of its own, and
 labels its output with the setting:
@@ -13,6 +13,7 @@ labels its output with the setting:
 ``results/name.one-thread.json``.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -92,3 +93,18 @@ def out_path(path, setting):
         return None
     root, ext = os.path.splitext(path)
     return f"{root}.{setting}{ext}"
+
+
+def append_row(path, row):
+    """Append one result to the JSON list in ``path`` (created if missing).
+
+    One run per call, so a series run command by command keeps what it
+    finished.
+    """
+    rows = []
+    if os.path.exists(path):
+        with open(path) as f:
+            rows = json.load(f)
+    rows.append(row)
+    with open(path, "w") as f:
+        json.dump(rows, f, indent=1)

@@ -14,10 +14,10 @@ the JSON file.
 
 import argparse
 import json
-import os
 import warnings
 
 import numpy as np
+from _timing import append_row
 from sklearn.exceptions import ConvergenceWarning
 
 import sklearn_bsp._pruning as pruning
@@ -74,13 +74,7 @@ def main():
         "density": [float(m.mean()) for m in est.coef_masks_],
     }
     print(json.dumps(row), flush=True)
-    rows = []
-    if os.path.exists(args.out):
-        with open(args.out) as f:
-            rows = json.load(f)
-    rows.append(row)
-    with open(args.out, "w") as f:
-        json.dump(rows, f, indent=1)
+    append_row(args.out, row)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,11 @@ the 10,000 test images every 5 epochs and at the end; the window's constants
 """
 
 import json
-import os
 import sys
 import time
 import warnings
 
+from _timing import append_row
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
@@ -91,13 +91,7 @@ def main(variant, seed, out):
         "curve": curve,
     }
     print(json.dumps({k: v for k, v in row.items() if k != "curve"}), flush=True)
-    rows = []
-    if os.path.exists(out):
-        with open(out) as f:
-            rows = json.load(f)
-    rows.append(row)
-    with open(out, "w") as f:
-        json.dump(rows, f, indent=1)
+    append_row(out, row)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from sklearn.utils.validation import (
 from ._callbacks import CallbackSupportMixin, FitContext
 from ._controller import PruningController
 from ._damage import DamageWatch, check_damage
-from ._inference import InferenceNetwork, predict_output, prediction_network
+from ._inference import InferenceNetwork, predict_output
 from ._layers import (
     NARROW_COUNTER_LIMIT,
     CompactionPolicy,
@@ -1081,17 +1081,6 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     # ------------------------------------------------------------------
     # Prediction
     # ------------------------------------------------------------------
-
-    def _inference_network(self, X):
-        """The network to predict ``X`` with (see ``_inference.prediction_network``)."""
-        return prediction_network(
-            self.__dict__.get("_inference"),
-            X,
-            self.coefs_,
-            self.intercepts_,
-            self.activation,
-            self._compaction_policy,
-        )
 
     def _refresh_inference(self):
         self._inference = InferenceNetwork(

@@ -8,6 +8,7 @@ from sklearn.datasets import make_classification, make_regression
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from sklearn_bsp import BSPClassifier, BSPRegressor
+from sklearn_bsp._inference import prediction_network
 from sklearn_bsp._layers import CompactionPolicy
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -23,6 +24,18 @@ class _CompactClassifier(BSPClassifier):
 
 class _CompactRegressor(BSPRegressor):
     _compaction_policy = CompactionPolicy(min_size=100, choose_kernel=_always_sparse)
+
+
+def _prediction_network(est, X):
+    # The network predict would run for X: the cached one or the arrays.
+    return prediction_network(
+        est.__dict__.get("_inference"),
+        X,
+        est.coefs_,
+        est.intercepts_,
+        est.activation,
+        est._compaction_policy,
+    )
 
 
 PARAMS = dict(
@@ -149,14 +162,14 @@ def test_prediction_never_changes_the_estimator(kind):
 
 def test_cache_is_reused_while_arrays_are_unchanged():
     est, _, X = _fitted("classifier", "compacted")
-    coefs, _, kernels, compacted = est._inference_network(X)
+    coefs, _, kernels, compacted = _prediction_network(est, X)
     assert coefs is est._inference.coefs and any(k is not None for k in kernels)
     assert compacted
     est.coefs_[0][...] = est.coefs_[0]  # same values: still valid
-    assert est._inference_network(X)[0] is est._inference.coefs
+    assert _prediction_network(est, X)[0] is est._inference.coefs
     est.coefs_[1][0, 0] += 1e-12
     # Stale: the current arrays themselves are multiplied.
-    assert est._inference_network(X)[0] is est.coefs_
+    assert _prediction_network(est, X)[0] is est.coefs_
 
 
 def test_no_check_where_the_cache_saves_nothing():
@@ -168,7 +181,7 @@ def test_no_check_where_the_cache_saves_nothing():
     X, y = make_classification(n_samples=200, n_features=30, random_state=0)
     est = BSPClassifier(pruning_rate=0, max_iter=5, random_state=0).fit(X, y)
     assert not est._inference.narrower
-    coefs, intercepts, kernels, compacted = est._inference_network(sp.csr_matrix(X))
+    coefs, intercepts, kernels, compacted = _prediction_network(est, sp.csr_matrix(X))
     assert coefs is est.coefs_ and intercepts is est.intercepts_ and kernels is None
     assert not compacted
 
