@@ -38,9 +38,20 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._callbacks import CallbackSupportMixin, FitContext
+from ._callbacks import (
+    FIT_PLUMBING,
+    CallbackSupportMixin,
+    FitContext,
+    fitted_snapshot,
+)
 from ._controller import PruningController
-from ._damage import DamageWatch, check_damage
+from ._damage import (
+    DamageWatch,
+    check_damage,
+    diverged,
+    divergence_message,
+    warn_if_nearly_dead,
+)
 from ._inference import InferenceNetwork, predict_output
 from ._layers import (
     NARROW_COUNTER_LIMIT,
@@ -58,15 +69,6 @@ from ._pruning import SynapticPruner
 from ._threads import single_threaded_blas
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
-# Attributes that exist only while a fit runs: scikit-learn's callback
-# contexts (the fit's data reach the epochs as a FitContext argument). They
-# are no part of a fitted model: a copy or a pickle made meanwhile (the
-# fitted_estimator handed to a callback) leaves them out.
-_FIT_PLUMBING = (
-    "_callback_fit_ctx",
-    "_skl_callbacks_to_teardown",
-    "_parent_callback_ctx",
-)
 
 
 class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
@@ -323,15 +325,15 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
         weights = chain(self.coefs_, self.intercepts_)
         if not all(np.isfinite(w).all() for w in weights):
-            raise ValueError(_divergence_message(np.inf, self.n_iter_))
-        self._warn_if_nearly_dead()
+            raise ValueError(divergence_message(np.inf, self.n_iter_))
+        warn_if_nearly_dead(self)
         self._refresh_inference()
         callback_ctx.call_on_fit_task_end(
             estimator=self,
             X=X_given,
             y=y_given,
             metadata=metadata,
-            reconstruction_attributes=self._fitted_snapshot,
+            reconstruction_attributes=lambda: fitted_snapshot(self),
         )
         return self
 
@@ -372,97 +374,6 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 for key, array in slot.items():
                     if isinstance(array, np.ndarray) and not array.flags.writeable:
                         slot[key] = np.array(array)
-
-    def _warn_if_nearly_dead(self):
-        # Fewer alive synapses into a layer than it has neurons: most of them
-        # compute a constant. The guard keeps the outputs reachable, but such
-        # a network has lost what it learned. With a target compression the
-        # structure is what the user asked for (a narrow input layer of a
-        # small network is then normal); the loss says whether it hurt
-        # (_warn_damaged).
-        if self.target_compression_ is not None:
-            return
-        starved = [
-            i
-            for i, mask in enumerate(self.coef_masks_)
-            if np.count_nonzero(mask) < mask.shape[1]
-        ]
-        if starved:
-            warnings.warn(
-                f"Pruning left almost nothing alive ({self.compression_:.2%} of "
-                f"the synapses pruned; weight matrices {starved} have fewer "
-                "alive synapses than neurons to feed). Set max_compression, "
-                "or lower pruning_rate or raise pruning_patience.",
-                UserWarning,
-                stacklevel=7,
-            )
-
-    def _fitted_snapshot(self, layers=None):
-        """Attributes of an independent copy of the estimator, fitted as of now.
-
-        scikit-learn builds the ``fitted_estimator`` a callback receives as a
-        shallow copy of the estimator with these attributes set. They cover
-        the whole state, copied, so that the copy predicts, pickles and goes
-        on training (``partial_fit``, ``warm_start``) like the estimator
-        would from here, and nothing done to it reaches the running fit.
-
-        Parameters
-        ----------
-        layers : list of SynapseLayer or None, default=None
-            The training state of the running solver; the optimizer slots of
-            its compact layers are scattered back to dense arrays, the form
-            the estimator keeps between fits.
-
-        Returns
-        -------
-        attributes : dict
-            Attribute name to value.
-        """
-        # __getstate__ leaves the running fit's plumbing out of the copy; the
-        # pruner is rebuilt by the next fit and the stale inference network
-        # is replaced below.
-        skip = _FIT_PLUMBING + ("_pruner", "_inference", "_skl_callbacks")
-        state = copy.deepcopy(
-            {key: value for key, value in self.__dict__.items() if key not in skip}
-        )
-        optimizer = state.get("_optimizer")
-        for i, layer in enumerate(layers or []):
-            if optimizer is None or not layer.is_compact:
-                continue
-            slot = optimizer.slots[i]
-            for name, compact in slot.items():
-                dense = np.zeros(layer.coef.shape, dtype=compact.dtype)
-                dense.ravel()[layer.positions] = compact
-                slot[name] = dense
-        # The callbacks belong to the running fit: a fit of the copy must not
-        # set them up (and reset what they recorded) again.
-        state["_skl_callbacks"] = []
-        state["_inference"] = InferenceNetwork(
-            state["coefs_"],
-            state["intercepts_"],
-            self.activation,
-            self._compaction_policy,
-        )
-        return state
-
-    def _callback_epoch_begin(self, fit_ctx):
-        """Open an epoch's (an iteration's) callback subtask."""
-        callback_ctx, X, y, metadata = fit_ctx
-        epoch_ctx = callback_ctx.subcontext(task_name="epoch")
-        epoch_ctx.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
-        return epoch_ctx
-
-    def _callback_epoch_end(self, fit_ctx, epoch_ctx, layers):
-        """Close an epoch's subtask; True when a callback asks to stop."""
-        _, X, y, metadata = fit_ctx
-        return epoch_ctx.call_on_fit_task_end(
-            estimator=self,
-            X=X,
-            y=y,
-            metadata=metadata,
-            # Evaluated only for callbacks that ask for a fitted estimator.
-            reconstruction_attributes=lambda: self._fitted_snapshot(layers),
-        )
 
     def _initialize(self, y, layer_units, dtype):
         self.n_iter_ = 0
@@ -609,13 +520,8 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self._pruner = controller.pruner
         self.target_compression_ = controller.target_compression_
         self.pruning_rate_ = controller.pruning_rate_
-        self._publish_pruning(controller)
+        controller.publish(self)
         return controller
-
-    def _publish_pruning(self, controller):
-        """Set the fitted attributes that follow the controller's counts."""
-        self.compression_ = controller.compression
-        self.pruning_patience_ = controller.pruning_patience_
 
     def _network(self, layers):
         rng = None
@@ -694,15 +600,15 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             def callback(intermediate_result):  # scipy needs this one name
                 nonlocal pruned_now, stopped
                 count_iterations(self.n_iter_ + 1)
-                iteration_ctx = self._callback_epoch_begin(fit_ctx)
+                iteration_ctx = fit_ctx.epoch_begin(self)
                 unpack(intermediate_result.x)
                 if controller.step():
                     pruned_now = True
-                self._publish_pruning(controller)
+                controller.publish(self)
                 self.loss_ = float(intermediate_result.fun)
                 damage.record(self.loss_, pruned_now)
                 self.compression_curve_.append(self.compression_)
-                if self._callback_epoch_end(fit_ctx, iteration_ctx, layers):
+                if fit_ctx.epoch_end(self, iteration_ctx, layers):
                     stopped = True
                 if pruned_now or stopped:
                     raise StopIteration
@@ -742,7 +648,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                     n_iter += 1
                     count_iterations(n_iter)
                     pruned_now = controller.step()
-                    self._publish_pruning(controller)
+                    controller.publish(self)
                     self.compression_curve_.append(self.compression_)
                 if not pruned_now:
                     # The fit ends with this run: judge it as scikit-learn
@@ -772,7 +678,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         for coef, mask in zip(self.coefs_, self.coef_masks_):
             coef *= mask
         controller.recount(self.coef_masks_)
-        self._publish_pruning(controller)
+        controller.publish(self)
         damage.record(self.loss_, False)
         check_damage(self, damage, X, y, sample_weight)
 
@@ -871,7 +777,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
-                epoch_ctx = self._callback_epoch_begin(fit_ctx)
+                epoch_ctx = fit_ctx.epoch_begin(self)
                 if self.shuffle:
                     # Shuffle indices rather than X and y to save memory.
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
@@ -928,14 +834,14 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                     controller.step(1)
                 for layer in layers:
                     layer.sync()
-                self._publish_pruning(controller)
+                controller.publish(self)
 
                 self.n_iter_ += 1
                 self.loss_ = accumulated_loss / X_train.shape[0]
                 # With early stopping, scikit-learn keeps going and restores
                 # the best epoch (a diverged one scores NaN); so do we.
-                if not early_stopping and _diverged(self.loss_, self.loss_curve_):
-                    raise ValueError(_divergence_message(self.loss_, self.n_iter_))
+                if not early_stopping and diverged(self.loss_, self.loss_curve_):
+                    raise ValueError(divergence_message(self.loss_, self.n_iter_))
                 self.t_ += n_samples
                 damage.record(self.loss_, controller.n_pruned != n_pruned_before)
                 self.loss_curve_.append(self.loss_)
@@ -962,7 +868,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                     # n_iter_no_change epochs to recover.
                     self._restart_convergence_reference(early_stopping)
                 self._optimizer.iteration_ends(self.t_)
-                if self._callback_epoch_end(fit_ctx, epoch_ctx, layers):
+                if fit_ctx.epoch_end(self, epoch_ctx, layers):
                     # A callback asked to stop: the epoch is complete, the
                     # estimator is fitted as of now.
                     break
@@ -1002,7 +908,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             # (and a later partial_fit) sees one consistent state.
             for layer in layers:
                 layer.expand()
-            self._publish_pruning(controller)
+            controller.publish(self)
 
         if early_stopping:
             # Restore the best epoch whole: weights and the masks that go
@@ -1014,7 +920,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             # The restored lists must not alias the next snapshot.
             self._snapshot_best()
             controller.recount(self.coef_masks_)
-            self._publish_pruning(controller)
+            controller.publish(self)
         # One partial_fit call is one epoch: too little for the probe's
         # reference, and it would cost more than the call itself.
         check_damage(
@@ -1152,7 +1058,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def __getstate__(self):
         # A copy: the base class may hand back the live __dict__.
         state = dict(super().__getstate__())
-        for key in _FIT_PLUMBING:
+        for key in FIT_PLUMBING:
             state.pop(key, None)
         return pack_state(state)
 
@@ -1165,11 +1071,6 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
-
-
-# A loss this many times its first value (or 1) means the weights are
-# running away: cross-entropy that large needs logits in the thousands.
-_DIVERGENCE_FACTOR = 1e4
 
 
 def _copy_state(value):
@@ -1190,25 +1091,3 @@ def _copy_state(value):
     if isinstance(value, (BaseOptimizer, SynapticPruner)):
         return copy.deepcopy(value)
     return value
-
-
-def _diverged(loss, loss_curve):
-    """Whether an epoch's loss shows a diverging fit."""
-    if not np.isfinite(loss):
-        return True
-    reference = max(loss_curve[0] if loss_curve else loss, 1.0)
-    return loss > _DIVERGENCE_FACTOR * reference
-
-
-def _divergence_message(loss, n_iter):
-    # Starts like scikit-learn's message, so code that matches it still does.
-    reason = (
-        "Solver produced non-finite parameter weights. The input data may "
-        "contain large values and need to be preprocessed."
-        if not np.isfinite(loss)
-        else f"The loss became {loss:.3g}."
-    )
-    return (
-        f"{reason} The fit diverged at iteration {n_iter}: lower "
-        "learning_rate_init, or scale the input (e.g. with StandardScaler)."
-    )

@@ -4,7 +4,12 @@
 estimators work as before, without ``set_callbacks``.
 """
 
+import copy
 from typing import NamedTuple
+
+import numpy as np
+
+from ._inference import InferenceNetwork
 
 try:
     from sklearn.callback import CallbackSupportMixin
@@ -25,6 +30,17 @@ except ImportError:  # scikit-learn < 1.9
     class CallbackSupportMixin:  # noqa: D101 - a private stand-in
         def _init_callback_context(self, **kwargs):
             return _NoCallbackContext()
+
+
+# Attributes that exist only while a fit runs: scikit-learn's callback
+# contexts (the fit's data reach the epochs as a FitContext argument). They
+# are no part of a fitted model: a copy or a pickle made meanwhile (the
+# fitted_estimator handed to a callback) leaves them out.
+FIT_PLUMBING = (
+    "_callback_fit_ctx",
+    "_skl_callbacks_to_teardown",
+    "_parent_callback_ctx",
+)
 
 
 def with_callbacks(method):
@@ -57,3 +73,99 @@ class FitContext(NamedTuple):
     X: object
     y: object
     metadata: dict | None
+
+    def epoch_begin(self, estimator):
+        """Open an epoch's (an L-BFGS iteration's) subtask.
+
+        Parameters
+        ----------
+        estimator : BaseBSP
+            The estimator being fitted.
+
+        Returns
+        -------
+        epoch_ctx : CallbackContext
+            The epoch's subtask, for :meth:`epoch_end`.
+        """
+        epoch_ctx = self.callback_ctx.subcontext(task_name="epoch")
+        epoch_ctx.call_on_fit_task_begin(
+            estimator=estimator, X=self.X, y=self.y, metadata=self.metadata
+        )
+        return epoch_ctx
+
+    def epoch_end(self, estimator, epoch_ctx, layers):
+        """Close an epoch's subtask.
+
+        Parameters
+        ----------
+        estimator : BaseBSP
+            The estimator being fitted.
+        epoch_ctx : CallbackContext
+            The subtask :meth:`epoch_begin` opened.
+        layers : list of SynapseLayer
+            The running solver's layers (see :func:`fitted_snapshot`).
+
+        Returns
+        -------
+        stop : bool
+            True when a callback asks the fit to stop.
+        """
+        return epoch_ctx.call_on_fit_task_end(
+            estimator=estimator,
+            X=self.X,
+            y=self.y,
+            metadata=self.metadata,
+            # Evaluated only for callbacks that ask for a fitted estimator.
+            reconstruction_attributes=lambda: fitted_snapshot(estimator, layers),
+        )
+
+
+def fitted_snapshot(estimator, layers=None):
+    """Attributes of an independent copy of the estimator, fitted as of now.
+
+    scikit-learn builds the ``fitted_estimator`` a callback receives as a
+    shallow copy of the estimator with these attributes set. They cover
+    the whole state, copied, so that the copy predicts, pickles and goes
+    on training (``partial_fit``, ``warm_start``) like the estimator
+    would from here, and nothing done to it reaches the running fit.
+
+    Parameters
+    ----------
+    estimator : BaseBSP
+        The estimator being fitted (or just fitted).
+    layers : list of SynapseLayer or None, default=None
+        The training state of the running solver; the optimizer slots of
+        its compact layers are scattered back to dense arrays, the form
+        the estimator keeps between fits.
+
+    Returns
+    -------
+    attributes : dict
+        Attribute name to value.
+    """
+    # __getstate__ leaves the running fit's plumbing out of the copy; the
+    # pruner is rebuilt by the next fit and the stale inference network
+    # is replaced below.
+    skip = FIT_PLUMBING + ("_pruner", "_inference", "_skl_callbacks")
+    state = copy.deepcopy(
+        {key: value for key, value in estimator.__dict__.items() if key not in skip}
+    )
+    optimizer = state.get("_optimizer")
+    for i, layer in enumerate(layers or []):
+        if optimizer is None or not layer.is_compact:
+            continue
+        slot = optimizer.slots[i]
+        for name, compact in slot.items():
+            dense = np.zeros(layer.coef.shape, dtype=compact.dtype)
+            dense.ravel()[layer.positions] = compact
+            slot[name] = dense
+    # The callbacks belong to the running fit: a fit of the copy must not
+    # set them up (and reset what they recorded) again.
+    state["_skl_callbacks"] = []
+    state["_inference"] = InferenceNetwork(
+        state["coefs_"],
+        state["intercepts_"],
+        estimator.activation,
+        estimator._compaction_policy,
+    )
+    return state

@@ -192,6 +192,18 @@ target_compression
         """
         return int(min(self.patience, COUNTER_MAX))
 
+    def publish(self, estimator):
+        """Set the fitted attributes that follow the counts on ``estimator``.
+
+        Parameters
+        ----------
+        estimator : BaseBSP
+            The estimator being fitted; its ``compression_`` and
+            ``pruning_patience_`` are set from this fit's counts.
+        """
+        estimator.compression_ = self.compression
+        estimator.pruning_patience_ = self.pruning_patience_
+
     def recount(self, masks):
         """Count the pruned synapses anew from the alive flags ``masks``."""
         alive = sum(int(np.count_nonzero(m)) for m in masks)

@@ -5,8 +5,10 @@ what to change. :class:`DamageWatch` reads the training loss epoch by epoch;
 when it has nothing to compare with (the rule pruned before the network had
 learned), :func:`probe_pruned_synapses` measures the damage with two short
 L-BFGS runs on copies of the weights. :func:`check_damage`, called by the
-estimator's solvers once a fit ends, runs both and warns. Nothing here
-changes the estimator or draws from its random state.
+estimator's solvers once a fit ends, runs both and warns. A loss that runs
+away is caught earlier, epoch by epoch (:func:`diverged`), and ends the fit
+with an error. Nothing here changes the estimator or draws from its random
+state.
 """
 
 import warnings
@@ -328,6 +330,38 @@ def _probe_network(estimator, masks):
     )
 
 
+def warn_if_nearly_dead(estimator):
+    """Warn when a weight matrix has fewer alive synapses than neurons to feed.
+
+    Parameters
+    ----------
+    estimator : BaseBSP
+        The fitted estimator (its masks, compression and target).
+    """
+    # Fewer alive synapses into a layer than it has neurons: most of them
+    # compute a constant. The guard keeps the outputs reachable, but such
+    # a network has lost what it learned. With a target compression the
+    # structure is what the user asked for (a narrow input layer of a
+    # small network is then normal); the loss says whether it hurt
+    # (_warn_damaged).
+    if estimator.target_compression_ is not None:
+        return
+    starved = [
+        i
+        for i, mask in enumerate(estimator.coef_masks_)
+        if np.count_nonzero(mask) < mask.shape[1]
+    ]
+    if starved:
+        warnings.warn(
+            f"Pruning left almost nothing alive ({estimator.compression_:.2%} of "
+            f"the synapses pruned; weight matrices {starved} have fewer "
+            "alive synapses than neurons to feed). Set max_compression, "
+            "or lower pruning_rate or raise pruning_patience.",
+            UserWarning,
+            stacklevel=7,
+        )
+
+
 def warn_damaged(estimator, loss_before, best_loss_after, stacklevel=5):
     # Name what to change; a layer left with few neurons is the usual
     # cause (pruning took their inputs or outputs).
@@ -344,4 +378,59 @@ def warn_damaged(estimator, loss_before, best_loss_after, stacklevel=5):
         "recover, or widen hidden_layer_sizes.",
         UserWarning,
         stacklevel=stacklevel,
+    )
+
+
+# A loss this many times its first value (or 1) means the weights are
+# running away: cross-entropy that large needs logits in the thousands.
+_DIVERGENCE_FACTOR = 1e4
+
+
+def diverged(loss, loss_curve):
+    """Whether an epoch's loss shows a diverging fit.
+
+    Parameters
+    ----------
+    loss : float
+        The epoch's (the iteration's) training loss.
+    loss_curve : list of float
+        The losses of the epochs before it.
+
+    Returns
+    -------
+    diverged : bool
+        True for a non-finite loss, or one above ``_DIVERGENCE_FACTOR``
+        times the first loss (or 1).
+    """
+    if not np.isfinite(loss):
+        return True
+    reference = max(loss_curve[0] if loss_curve else loss, 1.0)
+    return loss > _DIVERGENCE_FACTOR * reference
+
+
+def divergence_message(loss, n_iter):
+    """The error message of a diverged fit, with what to change.
+
+    Parameters
+    ----------
+    loss : float
+        The loss that showed the divergence.
+    n_iter : int
+        The epoch (the iteration) it was reached at.
+
+    Returns
+    -------
+    message : str
+        Starts like scikit-learn's message, so code that matches it still
+        does.
+    """
+    reason = (
+        "Solver produced non-finite parameter weights. The input data may "
+        "contain large values and need to be preprocessed."
+        if not np.isfinite(loss)
+        else f"The loss became {loss:.3g}."
+    )
+    return (
+        f"{reason} The fit diverged at iteration {n_iter}: lower "
+        "learning_rate_init, or scale the input (e.g. with StandardScaler)."
     )
