@@ -32,9 +32,12 @@ _DAMAGE_FACTOR = 1.5
 # measured 0.5 or more (e.g. 1 of 20 inputs kept), healthy ones 0.13 or less
 # (random labels on 30 samples; digits, diabetes: 0.05 or less).
 _DAMAGE_SHARE = 0.25
-# The probe's L-BFGS iterations, and the most rows it reads.
+# The probe's L-BFGS iterations, and the most rows it reads: each run holds
+# every hidden activation of those rows at once (10,000 rows of a 500-unit
+# layer, 60 MB: five times an MLPClassifier fit's peak); 2,000 rows told the
+# same losses apart on Fashion-MNIST within 2 %.
 _PROBE_ITER = 10
-_PROBE_MAX_SAMPLES = 10_000
+_PROBE_MAX_SAMPLES = 2_000
 
 
 class DamageWatch:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_classification
 
-from sklearn_bsp import BSPClassifier
+from sklearn_bsp import BSPClassifier, _damage
 from sklearn_bsp._damage import DamageWatch, _null_loss, check_damage
 
 
@@ -51,3 +51,25 @@ def test_a_loss_that_climbs_back_towards_the_constant_is_damage(fitted):
     watch = _watch([0.5, 0.1, 0.05, 0.6, 0.4, 0.4], pruned_at=3)
     assert watch.damaged()
     assert len(_warnings(clf, watch, X, y)) == 1
+
+
+def test_the_probe_reads_at_most_its_share_of_rows(monkeypatch):
+    # The probe holds every hidden activation of the rows it reads: on a
+    # large training set it takes evenly spaced rows, so that a fit's peak
+    # memory does not grow with the data beyond a minibatch's.
+    X, y = make_classification(n_samples=5_000, n_features=10, random_state=0)
+    clf = BSPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    rows = []
+    probe = _damage._lbfgs_probe
+
+    def spy(estimator, masks, X, *args, **kwargs):
+        rows.append(X.shape[0])
+        return probe(estimator, masks, X, *args, **kwargs)
+
+    monkeypatch.setattr(_damage, "_lbfgs_probe", spy)
+    _damage.probe_pruned_synapses(clf, X, y.reshape(-1, 1).astype(float), None)
+    assert rows and max(rows) <= _damage._PROBE_MAX_SAMPLES < X.shape[0]
+    assert max(rows) > _damage._PROBE_MAX_SAMPLES // 2
