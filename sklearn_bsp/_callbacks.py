@@ -7,8 +7,6 @@ estimators work as before, without ``set_callbacks``.
 import copy
 from typing import NamedTuple
 
-import numpy as np
-
 from ._inference import InferenceNetwork
 
 try:
@@ -152,13 +150,8 @@ def fitted_snapshot(estimator, layers=None):
     )
     optimizer = state.get("_optimizer")
     for i, layer in enumerate(layers or []):
-        if optimizer is None or not layer.is_compact:
-            continue
-        slot = optimizer.slots[i]
-        for name, compact in slot.items():
-            dense = np.zeros(layer.coef.shape, dtype=compact.dtype)
-            dense.ravel()[layer.positions] = compact
-            slot[name] = dense
+        if optimizer is not None and layer.is_compact:
+            layer.scatter_slots(optimizer.slots[i])
     # The callbacks belong to the running fit: a fit of the copy must not
     # set them up (and reset what they recorded) again.
     state["_skl_callbacks"] = []

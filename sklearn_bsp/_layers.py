@@ -350,11 +350,23 @@ class SynapseLayer:
         if self.kernel is None:
             return
         self.sync()
-        for name, array in self.slots.items():
+        self.scatter_slots(self.slots)
+        self._use_dense()
+
+    def scatter_slots(self, slots):
+        """Replace compact optimizer slots by dense arrays, in place.
+
+        Parameters
+        ----------
+        slots : dict of str to ndarray
+            This layer's optimizer slots in its compact storage (its own, or
+            a copy of them); each becomes an array of the weight matrix's
+            shape, 0 where a synapse is pruned.
+        """
+        for name, array in slots.items():
             dense = np.zeros(self.coef.shape, dtype=array.dtype)
             self._scatter(array, dense)
-            self.slots[name] = dense
-        self._use_dense()
+            slots[name] = dense
 
     def dense_positions(self, positions):
         """C-order positions in the dense matrix of positions in the storage."""
