@@ -42,7 +42,6 @@ from ._callbacks import (
     FIT_PLUMBING,
     CallbackSupportMixin,
     FitContext,
-    fitted_snapshot,
 )
 from ._controller import PruningController
 from ._damage import (
@@ -328,13 +327,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             raise ValueError(divergence_message(np.inf, self.n_iter_))
         warn_if_nearly_dead(self)
         self._refresh_inference()
-        callback_ctx.call_on_fit_task_end(
-            estimator=self,
-            X=X_given,
-            y=y_given,
-            metadata=metadata,
-            reconstruction_attributes=lambda: fitted_snapshot(self),
-        )
+        fit_ctx.task_end(self, callback_ctx)
         return self
 
     def _check_same_network(self, layer_units, hidden_layer_sizes):
@@ -608,7 +601,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 self.loss_ = float(intermediate_result.fun)
                 damage.record(self.loss_, pruned_now)
                 self.compression_curve_.append(self.compression_)
-                if fit_ctx.epoch_end(self, iteration_ctx, layers):
+                if fit_ctx.task_end(self, iteration_ctx, layers):
                     stopped = True
                 if pruned_now or stopped:
                     raise StopIteration
@@ -868,7 +861,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                     # n_iter_no_change epochs to recover.
                     self._restart_convergence_reference(early_stopping)
                 self._optimizer.iteration_ends(self.t_)
-                if fit_ctx.epoch_end(self, epoch_ctx, layers):
+                if fit_ctx.task_end(self, epoch_ctx, layers):
                     # A callback asked to stop: the epoch is complete, the
                     # estimator is fitted as of now.
                     break

@@ -83,7 +83,7 @@ class FitContext(NamedTuple):
         Returns
         -------
         epoch_ctx : CallbackContext
-            The epoch's subtask, for :meth:`epoch_end`.
+            The epoch's subtask, for :meth:`task_end`.
         """
         epoch_ctx = self.callback_ctx.subcontext(task_name="epoch")
         epoch_ctx.call_on_fit_task_begin(
@@ -91,24 +91,25 @@ class FitContext(NamedTuple):
         )
         return epoch_ctx
 
-    def epoch_end(self, estimator, epoch_ctx, layers):
-        """Close an epoch's subtask.
+    def task_end(self, estimator, task_ctx, layers=None):
+        """Close an epoch's subtask, or the fit's task.
 
         Parameters
         ----------
         estimator : BaseBSP
             The estimator being fitted.
-        epoch_ctx : CallbackContext
-            The subtask :meth:`epoch_begin` opened.
-        layers : list of SynapseLayer
-            The running solver's layers (see :func:`fitted_snapshot`).
+        task_ctx : CallbackContext
+            The subtask :meth:`epoch_begin` opened, or ``callback_ctx``.
+        layers : list of SynapseLayer or None, default=None
+            The running solver's layers (see :func:`fitted_snapshot`); None
+            once the fit is over.
 
         Returns
         -------
         stop : bool
             True when a callback asks the fit to stop.
         """
-        return epoch_ctx.call_on_fit_task_end(
+        return task_ctx.call_on_fit_task_end(
             estimator=estimator,
             X=self.X,
             y=self.y,

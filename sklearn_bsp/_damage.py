@@ -346,7 +346,7 @@ def warn_if_nearly_dead(estimator):
     # a network has lost what it learned. With a target compression the
     # structure is what the user asked for (a narrow input layer of a
     # small network is then normal); the loss says whether it hurt
-    # (_warn_damaged).
+    # (warn_damaged).
     if estimator.target_compression_ is not None:
         return
     starved = [
