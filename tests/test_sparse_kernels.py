@@ -227,6 +227,20 @@ def test_choose_kernel():
         assert choose_kernel(0.6, 200, op=op, compiled=True) == "dense"
 
 
+@pytest.mark.skipif(not _sparse.COMPILED, reason="compiled kernels not built")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("size", [1, 7, 1000])
+def test_kernel_buffers_start_on_a_cache_line(dtype, size):
+    # Buffers that the kernels read with vector loads start on a 64-byte
+    # line, whatever the allocator returns, so no load straddles two lines.
+    from sklearn_bsp._kernels import sparse_kernels
+
+    for _ in range(20):  # allocations land at different offsets
+        buffer = sparse_kernels._aligned_empty(size, dtype)
+        assert buffer.shape == (size,) and buffer.dtype == dtype
+        assert buffer.ctypes.data % 64 == 0
+
+
 def test_compiled_kernels_used_when_built():
     # The CPU guard must not silently turn off kernels that were built and can
     # run here.
