@@ -39,8 +39,22 @@ _THREAD_VARIABLES = (
 )
 
 
+# OpenBLAS's idle threads spin for about 0.1 s after each call before they
+# sleep (its THREAD_TIMEOUT), and so do OpenMP's for a while. A call timed
+# within that time shares the cores with them: right after MLPClassifier's
+# predict_proba on 2 threads, BSP's next five calls ran 15-22 ms instead of
+# 10-13. Every timing block starts after that time, so that no model is timed
+# in the wake of another one's threads.
+SETTLE_SECONDS = 0.5
+
+
 def best_of(func, repeats):
-    """Smallest wall time of ``repeats`` calls of ``func()``, in seconds."""
+    """Smallest wall time of ``repeats`` calls of ``func()``, in seconds.
+
+    The calls start after :data:`SETTLE_SECONDS` of pause, when the thread
+    pools of earlier work have gone to sleep.
+    """
+    time.sleep(SETTLE_SECONDS)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

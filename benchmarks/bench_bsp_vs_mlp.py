@@ -133,7 +133,7 @@ def main():
         help="'none' (the rule at its own pace, this script's setting), "
         "'auto' or a float",
     )
-    parser.add_argument("--repeats", type=int, default=5, help="predict repeats")
+    parser.add_argument("--repeats", type=int, default=10, help="predict repeats")
     parser.add_argument("--out", default=None, help="write the figures as JSON")
     add_setting_option(parser)
     args = parser.parse_args()

@@ -32,7 +32,7 @@ from sklearn_bsp.datasets import load_fashion_mnist
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-train", type=int, default=None)
-    parser.add_argument("--repeats", type=int, default=7, help="predict repeats")
+    parser.add_argument("--repeats", type=int, default=10, help="predict repeats")
     parser.add_argument("--out", default=None)
     add_setting_option(parser)
     args = parser.parse_args()
