@@ -63,6 +63,36 @@ def best_of(func, repeats):
     return min(times)
 
 
+def best_of_each(funcs, repeats, rounds=5):
+    """Smallest wall time of each function, the functions taking turns.
+
+    Each round times every function with :func:`best_of` (``repeats``
+    calls after a pause), one function after the other. The load of a
+    shared machine changes over seconds: timed in one block each, the
+    same prediction moved by up to a third between the blocks of two
+    models; taking turns, every function meets the same spells.
+
+    Parameters
+    ----------
+    funcs : dict of str to callable
+        The functions to time, by name.
+    repeats : int
+        Calls per function in each round.
+    rounds : int, default=5
+        Turns of every function.
+
+    Returns
+    -------
+    seconds : dict of str to float
+        The smallest wall time of each function, by name.
+    """
+    best = {name: float("inf") for name in funcs}
+    for _ in range(rounds):
+        for name, func in funcs.items():
+            best[name] = min(best[name], best_of(func, repeats))
+    return best
+
+
 def print_machine_info():
     """Print ``sklearn_bsp.machine_info()`` a line per entry, and return it."""
     from sklearn_bsp import machine_info
