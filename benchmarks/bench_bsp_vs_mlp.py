@@ -9,7 +9,7 @@ records, per epoch, the training time (scoring excluded), the test accuracy
 and the compression with ``sklearn_bsp.metrics.record_learning_curve``;
 MLPClassifier is timed as a whole fit. Then it measures ``predict_proba`` on
 the test set (input validation included; its share is printed) with the
-models taking turns (``best_of_each``), the pickled
+models taking turns (``predict_proba_times``), the pickled
 size and the peak memory allocated during ``fit``. The peak memory comes
 from a second fit of each model under tracemalloc: tracing every allocation
 slows a fit down, and more so the one that makes more small allocations, so
@@ -49,8 +49,8 @@ import scipy.sparse as sp
 from _timing import (  # benchmarks/, the script's own directory
     add_setting_option,
     best_of,
-    best_of_each,
     out_path,
+    predict_proba_times,
     print_machine_info,
     run_each_setting,
 )
@@ -231,13 +231,7 @@ def main():
     bsp_sparse = copy.deepcopy(bsp)
     bsp_sparse.sparsify_coefs()
     models = {"MLPClassifier": mlp, "BSPClassifier": bsp, "sparse": bsp_sparse}
-    for model in models.values():
-        model.predict_proba(X_test[:10])  # warm up
-    predict = best_of_each(
-        {name: (lambda m=m: m.predict_proba(X_test)) for name, m in models.items()},
-        args.repeats,
-        args.rounds,
-    )
+    predict = predict_proba_times(models, X_test, args.repeats, args.rounds)
     rows = {
         name: {
             "predict": predict[name],

@@ -8,7 +8,7 @@ time, epochs, test accuracy, BSP's compression, ``predict_proba`` time on the
 test set, and the ratios. The two models are fitted in turns, ``--fit-rounds``
 times (2 by default), and each one's faster fit is kept: on a shared machine
 one 200-epoch fit moved by a fifth between runs. Their predictions take
-turns too (``best_of_each``).
+turns too (``predict_proba_times``).
 
     python benchmarks/bench_defaults.py --out results/defaults_fmnist60k.json
 """
@@ -20,8 +20,8 @@ import warnings
 
 from _timing import (
     add_setting_option,
-    best_of_each,
     out_path,
+    predict_proba_times,
     print_machine_info,
     run_each_setting,
 )
@@ -62,7 +62,6 @@ def main():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 model.fit(X, y)
             seconds = time.perf_counter() - start
-            model.predict_proba(X_test[:10])  # warm up
             models[name] = model
             row = rows.setdefault(name, {"fit_seconds_each_round": []})
             row["fit_seconds_each_round"].append(seconds)
@@ -78,12 +77,7 @@ def main():
                 f"{row['compression']:.2%}",
                 flush=True,
             )
-    # The models take turns (see best_of_each).
-    predict = best_of_each(
-        {name: (lambda m=m: m.predict_proba(X_test)) for name, m in models.items()},
-        args.repeats,
-        args.rounds,
-    )
+    predict = predict_proba_times(models, X_test, args.repeats, args.rounds)
     for name, seconds in predict.items():
         rows[name]["predict_seconds"] = seconds
         print(f"{name}: predict_proba {1000 * seconds:.1f} ms", flush=True)

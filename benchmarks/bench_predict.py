@@ -20,8 +20,8 @@ import numpy as np
 from _timing import (  # benchmarks/, the script's own directory
     add_setting_option,
     best_of,
-    best_of_each,
     out_path,
+    predict_proba_times,
     run_each_setting,
 )
 from sklearn.exceptions import ConvergenceWarning
@@ -77,12 +77,9 @@ def main():
         )
         sparse = copy.deepcopy(bsp)
         sparse.sparsify_coefs()
-        models = {"mlp": mlp, "bsp": bsp, "sparse": sparse}
-        for model in models.values():
-            model.predict_proba(X_test[:10])  # warm up
-        # The models take turns (see best_of_each).
-        times = best_of_each(
-            {name: (lambda m=m: m.predict_proba(X_test)) for name, m in models.items()},
+        times = predict_proba_times(
+            {"mlp": mlp, "bsp": bsp, "sparse": sparse},
+            X_test,
             args.repeats,
             args.rounds,
         )
