@@ -142,20 +142,37 @@ def add_setting_option(parser):
     )
 
 
+def _environment(setting):
+    """This process's environment with exactly ``setting``'s thread variables."""
+    env = {k: v for k, v in os.environ.items() if k not in _THREAD_VARIABLES}
+    env.update(SETTINGS[setting])
+    return env
+
+
+def _run_in(setting):
+    """Run this script again in a process of its own, in ``setting``."""
+    argv = [sys.executable, sys.argv[0], *sys.argv[1:], "--setting", setting]
+    subprocess.run(argv, env=_environment(setting), check=True)
+
+
 def run_each_setting(args):
     """Run this script once per thread setting when ``--setting both``.
 
-    Returns True when it did (the caller then returns); otherwise prints the
-    setting of this process and returns False.
+    Returns True when it did (the caller then returns). A single setting
+    whose thread variables this process does not have (``--setting
+    one-thread`` typed without them) also runs in a process of its own, so
+    that the label always matches the threads; otherwise prints the setting
+    of this process and returns False.
     """
     if args.setting != "both":
+        wanted = _environment(args.setting)
+        if any(os.environ.get(k) != wanted.get(k) for k in _THREAD_VARIABLES):
+            _run_in(args.setting)
+            return True
         print(f"=== thread setting: {args.setting} ===", flush=True)
         return False
-    for name, variables in SETTINGS.items():
-        env = {k: v for k, v in os.environ.items() if k not in _THREAD_VARIABLES}
-        env.update(variables)
-        argv = [sys.executable, sys.argv[0], *sys.argv[1:], "--setting", name]
-        subprocess.run(argv, env=env, check=True)
+    for name in SETTINGS:
+        _run_in(name)
         print(flush=True)
     return True
 
