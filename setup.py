@@ -65,8 +65,8 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
-# The C of the sparse kernels, compiled into the same extension, with the
-# same flags, as the Cython module that calls it. Paths are relative to this
+# The C of the kernels, compiled into the same extension, with the same
+# flags, as the Cython module that calls it. Paths are relative to this
 # file, as setuptools requires.
 CSRC = "sklearn_bsp/_csrc"
 
@@ -77,6 +77,12 @@ extensions = [
         include_dirs=[np.get_include(), CSRC],
         depends=[f"{CSRC}/sparse_kernels.h", f"{CSRC}/sparse_kernels_typed.h"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+    ),
+    Extension(
+        "sklearn_bsp._fingerprint",
+        ["sklearn_bsp/_fingerprint.pyx", f"{CSRC}/xxh64.c"],
+        include_dirs=[CSRC],
+        depends=[f"{CSRC}/xxh64.h"],
     ),
     Extension(
         "sklearn_bsp._pruning_kernels",

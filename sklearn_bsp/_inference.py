@@ -11,9 +11,12 @@ themselves (:func:`prediction_network`) and runs :func:`forward`, with the
 fast activations and the row blocks that keep the thread pools apart.
 """
 
+import hashlib
+
 import numpy as np
 import scipy.sparse as sp
 
+from ._kernels import fingerprint
 from ._network import ACTIVATIONS, FAST_ACTIVATIONS, _product
 from ._sparse import SparseLayer
 from ._threads import effective_n_threads, map_blocks, single_threaded_blas
@@ -129,25 +132,85 @@ def compact_network(coefs, intercepts, activation):
 NARROWER_SHARE = 0.2
 
 
-def _snapshot(array):
-    """An independent copy of a weight or bias array (dense or scipy.sparse)."""
-    return array.copy()
+# Below this many samples, prediction multiplies the arrays themselves: the
+# cache's check reads every weight once, which costs about what a dense
+# product with one sample does, and the kernels do not pay there either
+# (sklearn_bsp._sparse.choose_kernel).
+MIN_CACHED_SAMPLES = 16
 
 
-def _same(array, snapshot):
-    """Whether ``array`` still holds exactly the values of ``snapshot``."""
-    if sp.issparse(array) != sp.issparse(snapshot):
-        return False
-    if array.shape != snapshot.shape or array.dtype != snapshot.dtype:
-        return False
+def _digest(data):
+    """A 64-bit hash of the bytes of a contiguous array."""
+    data = data.reshape(-1).view(np.uint8)
+    if fingerprint is not None:
+        return fingerprint.xxh64(data)
+    return hashlib.blake2b(data, digest_size=8).digest()
+
+
+def array_key(array):
+    """What prediction depends on in one weight or bias array.
+
+    Parameters
+    ----------
+    array : array-like or sparse matrix
+        A weight or bias array of the estimator.
+
+    Returns
+    -------
+    key : tuple or None
+        The storage, shape, dtype and a hash of the values (of the stored
+        entries and their positions, for a CSR or CSC matrix). None for an
+        array the cache cannot key (not numeric, another sparse format):
+        such an array never matches.
+    """
     if sp.issparse(array):
-        return (
-            array.format == snapshot.format
-            and np.array_equal(array.indptr, snapshot.indptr)
-            and np.array_equal(array.indices, snapshot.indices)
-            and np.array_equal(array.data, snapshot.data)
+        if array.format not in ("csr", "csc") or array.dtype.kind not in "fiub":
+            return None
+        parts = (array.indptr, array.indices, array.data)
+        return (array.format, array.shape, array.dtype.str) + tuple(
+            _digest(np.ascontiguousarray(part)) for part in parts
         )
-    return np.array_equal(array, snapshot)
+    array = np.asarray(array)
+    if array.dtype.kind not in "fiub":
+        return None
+    # The hash reads the values in C order, whatever the array's layout.
+    return ("dense", array.shape, array.dtype.str, _digest(np.ascontiguousarray(array)))
+
+
+def network_key(coefs, intercepts, activation):
+    """The key of a network: activation and every array's :func:`array_key`.
+
+    Parameters
+    ----------
+    coefs, intercepts : list of ndarray or sparse matrix
+        Weights and biases of each layer.
+    activation : str
+        Name of the hidden activation (input-less neurons are folded through
+        it into the next biases).
+
+    Returns
+    -------
+    key : tuple or None
+        None if one array cannot be keyed.
+    """
+    keys = tuple(array_key(a) for a in list(coefs) + list(intercepts))
+    if any(k is None for k in keys):
+        return None
+    return (activation, len(coefs), keys)
+
+
+# Markers of InferenceNetwork's layers: the layer is the estimator's array
+# itself, unchanged (read from the estimator at each call); or it is only
+# kept compacted, and its dense form is built from the kernel when needed.
+_AS_IS = "as is"
+_FROM_KERNEL = "from kernel"
+
+
+def _unchanged(layer, source):
+    """Whether the compaction left ``source`` as it is (or a view of it)."""
+    return layer is source or (
+        isinstance(source, np.ndarray) and np.may_share_memory(layer, source)
+    )
 
 
 class InferenceNetwork:
@@ -162,11 +225,18 @@ class InferenceNetwork:
     multiply faster through the sparse kernels get a
     :class:`~sklearn_bsp._sparse.SparseLayer`.
 
-    The network keeps a copy of the arrays it was built from; :meth:`matches`
-    compares them with the estimator's current arrays, value for value, so an
-    edit in place (``clf.intercepts_[0] += 1``) is never missed. The check
-    reads every weight once, the cost of one dense product with a single
-    sample.
+    The network is keyed on everything it depends on: the activation and
+    the shape, dtype, storage and a 64-bit hash (XXH64) of every array it
+    was built from (:func:`network_key`). :meth:`matches` recomputes the key
+    from the estimator's current arrays, so an edit in place
+    (``clf.intercepts_[0] += 1``) is never missed; the hash reads each
+    weight once, the cost of one dense product with a single sample. No
+    copy of the arrays is kept for the check, and none of the estimator's
+    arrays is kept either: a layer the compaction leaves as it is is read
+    from the estimator at each call, once the key says it is unchanged (an
+    array kept here could be one the estimator no longer holds, edited
+    since). What the network holds of its own is what it changed: the
+    narrowed layers and biases, and the compacted layers.
 
     Parameters
     ----------
@@ -182,26 +252,29 @@ class InferenceNetwork:
         # Folding input-less neurons into the next biases used f(bias): the
         # network holds for this activation only.
         self.activation = activation
-        self._coefs = [_snapshot(c) for c in coefs]
-        self._intercepts = [_snapshot(b) for b in intercepts]
-        # Built from the network's own copies: an array it kept would
-        # otherwise be the estimator's, which training changes in place.
-        self.coefs, self.intercepts, masks = compact_network(
-            self._coefs, self._intercepts, activation
-        )
+        self._key = network_key(coefs, intercepts, activation)
+        dense, biases, masks = compact_network(coefs, intercepts, activation)
         # Worth the check on its own when it drops a good share of the
         # hidden units (each product shrinks with them).
-        hidden = sum(c.shape[1] for c in self._coefs[:-1])
-        kept = sum(c.shape[1] for c in self.coefs[:-1])
+        hidden = sum(np.shape(c)[1] for c in coefs[:-1])
+        kept = sum(c.shape[1] for c in dense[:-1])
         self.narrower = hidden > 0 and kept <= (1 - NARROWER_SHARE) * hidden
         self.kernels = []
-        for coef, mask in zip(self.coefs, masks):
+        for coef, mask in zip(dense, masks):
             density = np.count_nonzero(mask) / max(mask.size, 1)
             # Decided for a large batch; smaller ones are checked per call.
             if policy.compact_for_prediction(density, mask.size):
                 self.kernels.append(SparseLayer.from_dense(coef, mask))
             else:
                 self.kernels.append(None)
+        self._coefs = [
+            _AS_IS if _unchanged(c, source) else _FROM_KERNEL if k is not None else c
+            for c, source, k in zip(dense, coefs, self.kernels)
+        ]
+        self._intercepts = [
+            _AS_IS if _unchanged(b, source) else b
+            for b, source in zip(biases, intercepts)
+        ]
 
     def matches(self, coefs, intercepts, activation):
         """Whether the network was built from exactly these arrays.
@@ -217,22 +290,53 @@ class InferenceNetwork:
         -------
         matches : bool
             False as soon as the activation, or one value, shape, dtype or
-            storage differs.
+            storage differs (by their keys, :func:`network_key`).
         """
         return (
-            activation == self.activation
+            self._key is not None
+            and activation == self.activation
             and len(coefs) == len(self._coefs)
             and len(intercepts) == len(self._intercepts)
-            and all(_same(a, b) for a, b in zip(coefs, self._coefs))
-            and all(
-                _same(np.asarray(a), b) for a, b in zip(intercepts, self._intercepts)
-            )
+            and network_key(coefs, intercepts, activation) == self._key
         )
+
+    def layers(self, coefs, intercepts, kernels):
+        """The weights and biases to multiply with, with ``kernels``.
+
+        Parameters
+        ----------
+        coefs, intercepts : list of ndarray
+            The estimator's current arrays, which :meth:`matches`.
+        kernels : list of (SparseLayer or None)
+            As :meth:`kernels_for` gives them: a layer with a kernel needs
+            no dense weights (None in the result).
+
+        Returns
+        -------
+        coefs, intercepts : list of ndarray
+            The narrower network's arrays.
+        """
+        dense = []
+        for i, (coef, kernel) in enumerate(zip(self._coefs, kernels)):
+            if coef is _AS_IS:
+                coef = np.asarray(coefs[i])
+            elif coef is _FROM_KERNEL and kernel is None:
+                # Dense input of another dtype, or sparse input: built once,
+                # then kept (the first layer only, in practice).
+                coef = self._coefs[i] = self.kernels[i].toarray()
+            elif coef is _FROM_KERNEL:
+                coef = None
+            dense.append(coef)
+        biases = [
+            np.asarray(intercepts[i]) if b is _AS_IS else b
+            for i, b in enumerate(self._intercepts)
+        ]
+        return dense, biases
 
     def kernels_for(self, X, policy):
         """The kernels worth using for ``X`` (None where a dense product is faster)."""
         kernels = list(self.kernels)
-        if sp.issparse(X) or X.dtype != self.coefs[0].dtype:
+        if kernels[0] is not None and (sp.issparse(X) or X.dtype != kernels[0].dtype):
             # The kernels multiply dense input of the weights' own dtype.
             kernels[0] = None
         n_samples = X.shape[0]
@@ -249,11 +353,11 @@ def prediction_network(cached, X, coefs, intercepts, activation, policy):
     """The network to predict ``X`` with, and the kernels to use.
 
     The compacted network built after fitting (or loading) is used where it
-    saves work for ``X`` (a layer multiplies faster through the kernels, or
-    enough dead neurons are gone) and it still matches the arrays value for
-    value (that check reads each weight once). Otherwise prediction
-    multiplies the arrays themselves, as scikit-learn's MLP does: never
-    stale, never slower.
+    saves work for ``X`` (at least ``MIN_CACHED_SAMPLES`` samples, and a
+    layer multiplies faster through the kernels, or enough dead neurons are
+    gone) and its key still matches the arrays (that check reads each weight
+    once). Otherwise prediction multiplies the arrays themselves, as
+    scikit-learn's MLP does: never stale, never slower.
 
     Parameters
     ----------
@@ -277,7 +381,7 @@ def prediction_network(cached, X, coefs, intercepts, activation, policy):
     compacted : bool
         Whether the cached, compacted network is used.
     """
-    if cached is not None:
+    if cached is not None and X.shape[0] >= MIN_CACHED_SAMPLES:
         kernels = cached.kernels_for(X, policy)
         # Also for weights stored sparse (sparsify_coefs): the cached network
         # holds them dense, and the check reads only the stored entries,
@@ -288,7 +392,8 @@ def prediction_network(cached, X, coefs, intercepts, activation, policy):
             or any(sp.issparse(c) for c in coefs)
         )
         if worth and cached.matches(coefs, intercepts, activation):
-            return cached.coefs, cached.intercepts, kernels, True
+            dense, biases = cached.layers(coefs, intercepts, kernels)
+            return dense, biases, kernels, True
     return coefs, intercepts, None, False
 
 

@@ -1,10 +1,12 @@
 """The one place that imports the compiled kernels.
 
-Both Cython modules (``_sparse_kernels``: products over alive synapses;
-``_pruning_kernels``: the streaming passes of the BSP rule) are built with the
-same SIMD flags (see ``setup.py``). Each is None when it is missing (a source
+The Cython modules (``_sparse_kernels``: products over alive synapses;
+``_pruning_kernels``: the streaming passes of the BSP rule; ``_fingerprint``:
+the hash that keys the prediction cache) are built with the same SIMD flags
+(see ``setup.py``). Each is None when it is missing (a source
 tree without a compiler) or when this CPU cannot run it; the callers then use
-their NumPy/SciPy paths, which give the same results.
+their NumPy/SciPy paths, which give the same results (the hash falls back to
+``hashlib``'s BLAKE2b: other values, the same use).
 """
 
 import platform
@@ -45,5 +47,9 @@ if cpu_runs_kernels():
         from . import _pruning_kernels as pruning_kernels
     except ImportError:  # not built
         pruning_kernels = None
+    try:
+        from . import _fingerprint as fingerprint
+    except ImportError:  # not built
+        fingerprint = None
 else:
-    sparse_kernels = pruning_kernels = None
+    sparse_kernels = pruning_kernels = fingerprint = None

@@ -362,6 +362,18 @@ class SparseLayer:
             grad[:] = full[self.indices, self._synapse_cols()]
         return grad
 
+    def toarray(self):
+        """The dense weight matrix, 0 where no synapse is stored.
+
+        Returns
+        -------
+        coef : ndarray of shape (n_in, n_out)
+            In the dtype of the layer.
+        """
+        coef = np.zeros(self.shape, dtype=self.dtype)
+        coef[np.ix_(self.rows, self.cols)] = self._scipy_csc().toarray()
+        return coef
+
     def _scipy_csc(self):
         """The compact matrix as a ``scipy.sparse`` CSC array."""
         return sp.csc_array(

@@ -103,7 +103,24 @@ EDITS = {
     "replace_intercepts": lambda est: setattr(
         est, "intercepts_", [b + 0.3 for b in est.intercepts_]
     ),
+    "edit_a_replaced_array": lambda est: _edit_a_replaced_array(est),
 }
+
+
+def _edit_a_replaced_array(est):
+    # The estimator gets copies (same values, so the cache's key matches);
+    # the arrays it held before are edited afterwards: prediction must not
+    # see that edit.
+    old_coefs, old_intercepts = est.coefs_, est.intercepts_
+    est.coefs_ = [c.copy() for c in old_coefs]
+    est.intercepts_ = [b.copy() for b in old_intercepts]
+    for c in old_coefs:
+        if hasattr(c, "tocsr"):
+            c.data *= -2.0
+        else:
+            c *= -2.0
+    for b in old_intercepts:
+        b += 5.0
 
 
 def _edit_alive_weight(est):
@@ -163,13 +180,79 @@ def test_prediction_never_changes_the_estimator(kind):
 def test_cache_is_reused_while_arrays_are_unchanged():
     est, _, X = _fitted("classifier", "compacted")
     coefs, _, kernels, compacted = _prediction_network(est, X)
-    assert coefs is est._inference.coefs and any(k is not None for k in kernels)
-    assert compacted
+    assert compacted and any(k is not None for k in kernels)
     est.coefs_[0][...] = est.coefs_[0]  # same values: still valid
-    assert _prediction_network(est, X)[0] is est._inference.coefs
+    assert _prediction_network(est, X)[3]
     est.coefs_[1][0, 0] += 1e-12
     # Stale: the current arrays themselves are multiplied.
-    assert _prediction_network(est, X)[0] is est.coefs_
+    coefs, intercepts, kernels, compacted = _prediction_network(est, X)
+    assert coefs is est.coefs_ and intercepts is est.intercepts_
+    assert kernels is None and not compacted
+
+
+def test_few_samples_multiply_the_arrays_without_a_check(monkeypatch):
+    from sklearn_bsp import _inference
+
+    est, _, X = _fitted("classifier", "compacted")
+    n = _inference.MIN_CACHED_SAMPLES
+    assert _prediction_network(est, X[:n])[3]
+
+    def no_check(*args):
+        raise AssertionError("the cache was checked")
+
+    monkeypatch.setattr(est._inference, "matches", no_check)
+    coefs, _, kernels, compacted = _prediction_network(est, X[: n - 1])
+    assert coefs is est.coefs_ and kernels is None and not compacted
+
+
+def _arrays_held(network):
+    """Every NumPy array an InferenceNetwork holds, kernels included."""
+    found = []
+
+    def walk(value):
+        if isinstance(value, np.ndarray):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+        elif hasattr(value, "__dict__"):
+            walk(list(vars(value).values()))
+
+    walk(list(vars(network).values()))
+    return found
+
+
+@pytest.mark.parametrize("storage", ["unpruned", "dense", "compacted"])
+def test_cache_holds_no_copy_and_no_array_of_the_estimator(storage):
+    if storage == "unpruned":
+        X, y = make_classification(n_samples=200, n_features=30, random_state=0)
+        est = BSPClassifier(**{**PARAMS, "pruning_rate": 0}).fit(X, y)
+    else:
+        est, _, _ = _fitted("classifier", storage)
+    held = _arrays_held(est._inference)
+    for array in held:
+        for own in est.coefs_ + est.intercepts_:
+            assert not np.may_share_memory(array, own)
+    if storage == "unpruned":
+        # Nothing narrowed, nothing compacted: nothing of its own.
+        assert held == []
+    else:
+        # The narrowed or compacted layers only, in less than the weights.
+        assert held
+        assert sum(a.nbytes for a in held) < sum(c.nbytes for c in est.coefs_)
+
+
+def test_cache_without_the_compiled_hash(monkeypatch):
+    # Without the compiled kernels, the key uses hashlib: the same checks.
+    from sklearn_bsp import _inference
+
+    monkeypatch.setattr(_inference, "fingerprint", None)
+    est, reference, X = _fitted("classifier", "compacted")
+    est._refresh_inference()
+    assert _prediction_network(est, X)[3]
+    est.coefs_[0][np.argwhere(est.coef_masks_[0])[0][0], 0] += 0.5
+    assert not _prediction_network(est, X)[3]
+    _assert_like_mlp(est, reference, X)
 
 
 def test_no_check_where_the_cache_saves_nothing():
@@ -256,7 +339,7 @@ def test_inference_network_is_the_shared_compaction():
     est.coefs_[0][i, j] = 1.0  # revived
     est._refresh_inference()
     coefs, intercepts, _ = compact_network(est.coefs_, est.intercepts_, est.activation)
-    for a, b in zip(
-        est._inference.coefs + est._inference.intercepts, coefs + intercepts
-    ):
+    # Every layer in dense form, the compacted ones rebuilt from their kernel.
+    cached = est._inference.layers(est.coefs_, est.intercepts_, [None] * len(coefs))
+    for a, b in zip(cached[0] + cached[1], coefs + intercepts):
         np.testing.assert_array_equal(a, b)

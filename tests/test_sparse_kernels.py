@@ -181,6 +181,18 @@ def test_structure_compaction():
     np.testing.assert_array_equal(dense_of(layer), coef)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_toarray_gives_back_the_dense_matrix(dtype):
+    rng = np.random.default_rng(0)
+    coef = rng.standard_normal((40, 30)).astype(dtype)
+    coef[rng.random(coef.shape) < 0.8] = 0
+    coef[3] = 0  # an input and an output without synapses
+    coef[:, 7] = 0
+    dense = SparseLayer.from_dense(coef).toarray()
+    assert dense.dtype == coef.dtype
+    np.testing.assert_array_equal(dense, coef)
+
+
 def test_mask_keeps_explicit_zero_weights():
     coef = np.array([[0.0, 1.0]], dtype=np.float32)
     layer = SparseLayer.from_dense(coef, np.array([[True, True]]))

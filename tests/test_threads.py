@@ -99,7 +99,8 @@ def test_blocked_prediction_runs_one_threaded_kernels_within_the_limit():
     net = clf._inference
     assert net.kernels[0] is not None
     layers = [None if k is None else _recording(k) for k in net.kernels]
-    args = (X, net.coefs, net.intercepts, clf.activation, clf.out_activation_)
+    coefs, intercepts = net.layers(clf.coefs_, clf.intercepts_, net.kernels)
+    args = (X, coefs, intercepts, clf.activation, clf.out_activation_)
     out = forward(*args, layers, fast=True)
     calls = layers[0].calls
     # Every block ran its kernel on one thread: no OpenMP team beside the
@@ -182,7 +183,8 @@ def test_few_rows_run_on_the_calling_thread_with_one_threaded_blas(monkeypatch):
         return a @ b
 
     few = X[:200]
-    args = (net.coefs, net.intercepts, clf.activation, clf.out_activation_)
+    coefs, intercepts = net.layers(clf.coefs_, clf.intercepts_, net.kernels)
+    args = (coefs, intercepts, clf.activation, clf.out_activation_)
     pooled = forward(few, *args, layers, fast=True, n_threads=2)
     layers[0].calls.clear()
     monkeypatch.setattr(network, "safe_sparse_dot", recording_dot)
