@@ -988,7 +988,16 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _forward_pass_fast(self, X, check_input=True):
         if check_input:
-            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+            # NaN and infinity are looked for by predict_output, inside the
+            # first kernel where there is one (a pass of its own over a large
+            # X costs a sixth of the prediction).
+            X = validate_data(
+                self,
+                X,
+                accept_sparse=["csr", "csc"],
+                reset=False,
+                ensure_all_finite=False,
+            )
         return predict_output(
             self.__dict__.get("_inference"),
             X,
@@ -997,6 +1006,7 @@ class BaseBSP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             self.activation,
             self.out_activation_,
             self._compaction_policy,
+            estimator_name=type(self).__name__ if check_input else None,
         )
 
     # ------------------------------------------------------------------

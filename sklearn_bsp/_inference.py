@@ -15,10 +15,11 @@ import hashlib
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils import assert_all_finite
 
 from ._kernels import fingerprint
 from ._network import ACTIVATIONS, FAST_ACTIVATIONS, _product
-from ._sparse import SparseLayer
+from ._sparse import NonFiniteInput, SparseLayer
 from ._threads import effective_n_threads, map_blocks, single_threaded_blas
 
 
@@ -397,7 +398,16 @@ def prediction_network(cached, X, coefs, intercepts, activation, policy):
     return coefs, intercepts, None, False
 
 
-def predict_output(cached, X, coefs, intercepts, activation, out_activation, policy):
+def predict_output(
+    cached,
+    X,
+    coefs,
+    intercepts,
+    activation,
+    out_activation,
+    policy,
+    estimator_name=None,
+):
     """The output layer's activations for ``X``; never changes its arguments.
 
     Parameters
@@ -412,21 +422,50 @@ def predict_output(cached, X, coefs, intercepts, activation, out_activation, pol
         Names of the hidden and output activations.
     policy : CompactionPolicy
         Where the sparse kernels pay.
+    estimator_name : str or None, default=None
+        Set when ``X`` has not been checked for NaN and infinity yet: the
+        check runs here, with scikit-learn's message naming this estimator.
+        Where the first layer goes through a kernel, the kernel checks each
+        block of samples it has just transposed, in cache: a separate pass
+        over a large ``X`` (``validate_data``'s) costs about a sixth of the
+        whole prediction.
 
     Returns
     -------
     output : ndarray of shape (n_samples, n_outputs)
         As :func:`forward` computes it, through the network
         :func:`prediction_network` picks.
+
+    Raises
+    ------
+    ValueError
+        If ``estimator_name`` is set and ``X`` holds a NaN or an infinity.
     """
     coefs, intercepts, kernels, compacted = prediction_network(
         cached, X, coefs, intercepts, activation, policy
     )
-    # The compacted network differs from the arrays in the order of its sums
-    # anyway; it also takes the faster logistic and the row blocks.
-    return forward(
-        X, coefs, intercepts, activation, out_activation, kernels, fast=compacted
-    )
+    check = estimator_name is not None
+    in_kernel = check and kernels is not None and kernels[0] is not None
+    if check and not in_kernel:
+        assert_all_finite(X, input_name="X", estimator_name=estimator_name)
+    try:
+        # The compacted network differs from the arrays in the order of its
+        # sums anyway; it also takes the faster logistic and the row blocks.
+        return forward(
+            X,
+            coefs,
+            intercepts,
+            activation,
+            out_activation,
+            kernels,
+            fast=compacted,
+            check_finite=in_kernel,
+        )
+    except NonFiniteInput:
+        # scikit-learn's own message (it says NaN or infinity, and how to
+        # handle missing values).
+        assert_all_finite(X, input_name="X", estimator_name=estimator_name)
+        raise
 
 
 # Rows per block of a fast forward pass (see ``forward``); 256-1,024 were
@@ -443,6 +482,7 @@ def forward(
     layers=None,
     fast=False,
     n_threads=None,
+    check_finite=False,
 ):
     """Compute the network's output for ``X`` (inference, no dropout).
 
@@ -467,11 +507,19 @@ def forward(
     n_threads : int, default=None
         Threads for the kernels of an unblocked pass; None lets the kernels
         choose (see ``sklearn_bsp._threads``).
+    check_finite : bool, default=False
+        Check that ``X`` holds no NaN or infinity, in the first layer's
+        kernel if it has one (see ``SparseLayer.forward``).
 
     Returns
     -------
     output : ndarray of shape (n_samples, n_outputs)
         The output layer's activations.
+
+    Raises
+    ------
+    NonFiniteInput
+        If ``check_finite`` and ``X`` holds a NaN or an infinity.
     """
     n_samples = X.shape[0]
     layers = layers or [None] * len(coefs)
@@ -492,6 +540,7 @@ def forward(
                 layers,
                 fast,
                 n_threads=1,
+                check_finite=check_finite,
             )
 
         with single_threaded_blas():
@@ -507,22 +556,46 @@ def forward(
         # small product waits for the scheduler (docs/performance.rst).
         with single_threaded_blas():
             return _forward_layers(
-                X, coefs, intercepts, activation, out_activation, layers, fast, 1
+                X,
+                coefs,
+                intercepts,
+                activation,
+                out_activation,
+                layers,
+                fast,
+                1,
+                check_finite,
             )
     return _forward_layers(
-        X, coefs, intercepts, activation, out_activation, layers, fast, n_threads
+        X,
+        coefs,
+        intercepts,
+        activation,
+        out_activation,
+        layers,
+        fast,
+        n_threads,
+        check_finite,
     )
 
 
 def _forward_layers(
-    X, coefs, intercepts, activation, out_activation, layers, fast, n_threads=None
+    X,
+    coefs,
+    intercepts,
+    activation,
+    out_activation,
+    layers,
+    fast,
+    n_threads=None,
+    check_finite=False,
 ):
     """The layers of :func:`forward` one after the other, on all of ``X``."""
     hidden = (FAST_ACTIVATIONS if fast else ACTIVATIONS)[activation]
     last = len(coefs) - 1
     a = X
     for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
-        a = _product(a, coef, layers[i], n_threads)
+        a = _product(a, coef, layers[i], n_threads, check_finite and i == 0)
         a += intercept
         if i != last:
             hidden(a)

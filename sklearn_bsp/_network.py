@@ -17,6 +17,8 @@ import scipy.sparse as sp
 from scipy.special import expit, xlogy
 from sklearn.utils.extmath import safe_sparse_dot
 
+from ._sparse import NonFiniteInput
+
 
 def _identity(X):
     """Leave ``X`` unchanged."""
@@ -135,11 +137,15 @@ def loss_name(loss, out_activation):
     return loss
 
 
-def _product(a, coef, layer, n_threads=None):
+def _product(a, coef, layer, n_threads=None, check_finite=False):
     """``a @ coef`` as a dense array, through the compact layer's kernel when
-    there is one (``coef`` may be a scipy.sparse matrix, and so may ``a``)."""
+    there is one (``coef`` may be a scipy.sparse matrix, and so may ``a``);
+    with ``check_finite``, a NaN or an infinity in ``a`` raises
+    ``NonFiniteInput``, found by the kernel where there is one."""
     if layer is not None:
-        return layer.forward(a, n_threads)
+        return layer.forward(a, n_threads, check_finite)
+    if check_finite and not np.isfinite(a.data if sp.issparse(a) else a).all():
+        raise NonFiniteInput("the input holds NaN or infinity")
     product = safe_sparse_dot(a, coef)
     if sp.issparse(product):  # sparse input times sparse-stored weights
         return product.toarray()

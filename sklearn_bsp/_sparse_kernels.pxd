@@ -40,3 +40,6 @@ cdef extern from "sparse_kernels.h" nogil:
     void bsp_pack_f64(const double *X, ptrdiff_t s0, ptrdiff_t s1,
                       ptrdiff_t m, ptrdiff_t bs, ptrdiff_t row,
                       double *buf) noexcept
+
+    int bsp_any_nonfinite_f32(const float *x, ptrdiff_t n) noexcept
+    int bsp_any_nonfinite_f64(const double *x, ptrdiff_t n) noexcept

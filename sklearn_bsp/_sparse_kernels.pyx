@@ -92,6 +92,13 @@ cdef inline void _pack(const floating* X, Py_ssize_t s0, Py_ssize_t s1,
         bsp_pack_f64(X, s0, s1, m, bs, row, buf)
 
 
+cdef inline int _any_nonfinite(const floating* x, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        return bsp_any_nonfinite_f32(x, n)
+    else:
+        return bsp_any_nonfinite_f64(x, n)
+
+
 cdef int _n_threads(int n_threads, Py_ssize_t n_tasks, double work) noexcept nogil:
     """Threads to use for ``n_tasks`` parallel tasks and ``work`` multiply-adds.
 
@@ -105,7 +112,7 @@ cdef int _n_threads(int n_threads, Py_ssize_t n_tasks, double work) noexcept nog
 
 def spmm(const floating[:, :] X, const int[::1] idx, const int[:, ::1] cptr,
          const floating[::1] data, const int[::1] dst, floating[:, ::1] out_t,
-         int n_threads=-1):
+         int n_threads=-1, bint check_finite=False):
     """Compute ``out_t[dst[j], :] = sum_k data[k] * X[:, idx[k]]``.
 
     The sum runs over the synapses ``k`` of column ``j``, in
@@ -127,6 +134,14 @@ def spmm(const floating[:, :] X, const int[::1] idx, const int[:, ::1] cptr,
         The transposed result (so ``out_t.T`` is the Fortran-ordered product).
     n_threads : int, default=-1
         OpenMP threads; -1 means all of them for large enough products.
+    check_finite : bool, default=False
+        Also look for NaN and infinity in ``X``, block by block as each is
+        transposed (the block is then in cache).
+
+    Returns
+    -------
+    nonfinite : bool
+        Whether ``check_finite`` found a NaN or an infinity in ``X``.
     """
     cdef Py_ssize_t n = X.shape[0], m = X.shape[1], n_cols = dst.shape[0]
     cdef Py_ssize_t nc = cptr.shape[1] - 1
@@ -143,12 +158,12 @@ def spmm(const floating[:, :] X, const int[::1] idx, const int[:, ::1] cptr,
     cdef floating* buf
     cdef floating* acc
     cdef int failed = 0
-    if n == 0 or n_cols == 0:
-        return
-    if m == 0 or data.shape[0] == 0:
+    cdef int nonfinite = 0
+    if n == 0 or n_cols == 0 or m == 0 or data.shape[0] == 0:
+        # No block to transpose: X is read here, if asked.
         for j in range(n_cols):
             out_t[dst[j], :] = 0
-        return
+        return bool(check_finite) and not np.isfinite(np.asarray(X)).all()
     n_threads = _n_threads(n_threads, n_vec, <double> data.shape[0] * n)
     # Blocks of at most max_v vectors of nearly equal size, their number a
     # multiple of the threads (25 float32 vectors, 2 threads, max_v = 4: 8
@@ -177,6 +192,8 @@ def spmm(const floating[:, :] X, const int[::1] idx, const int[:, ::1] cptr,
             # spreads the rows the kernels keep reading over the caches.
             _pack(&X[0, 0] + start * s0, s0, s1, m, bs, (bv1 - bv0) * w, buf)
             ldb = (bv1 - bv0) * w
+            if check_finite:
+                nonfinite += _any_nonfinite(buf, m * ldb)
             if floating is float:
                 bsp_spmm_f32(bv1 - bv0, buf, ldb, &cptr[0, 0], nc, &idx[0],
                              &data[0], n_cols, acc, &out_t[0, 0] + start, n,
@@ -189,6 +206,7 @@ def spmm(const floating[:, :] X, const int[::1] idx, const int[:, ::1] cptr,
         free(acc_raw)
     if failed:
         raise MemoryError("not enough memory for the kernels' buffers")
+    return nonfinite > 0
 
 
 def sddmm(const floating[:, :] X, const int[::1] idx, const floating[:, :] D,
@@ -213,6 +231,14 @@ def sddmm(const floating[:, :] X, const int[::1] idx, const floating[:, :] D,
     out : ndarray of shape (nnz,), overwritten
     n_threads : int, default=-1
         OpenMP threads; -1 means all of them for large enough products.
+    check_finite : bool, default=False
+        Also look for NaN and infinity in ``X``, block by block as each is
+        transposed (the block is then in cache).
+
+    Returns
+    -------
+    nonfinite : bool
+        Whether ``check_finite`` found a NaN or an infinity in ``X``.
     """
     cdef Py_ssize_t n = X.shape[0], m = X.shape[1], n_cols = dst.shape[0]
     cdef Py_ssize_t n_out = D.shape[1], nc = cptr.shape[1] - 1

@@ -343,3 +343,38 @@ def test_inference_network_is_the_shared_compaction():
     cached = est._inference.layers(est.coefs_, est.intercepts_, [None] * len(coefs))
     for a, b in zip(cached[0] + cached[1], coefs + intercepts):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_samples", [200, 2100])  # one pass; row blocks
+def test_nonfinite_input_raises_scikit_learns_error(kind, dtype, n_samples):
+    # NaN and infinity are found inside the first layer's kernel: the same
+    # error as MLPClassifier's, wherever they are, for every entry point.
+    from sklearn.utils import assert_all_finite
+
+    est, _, X = _fitted(kind, "compacted")
+    est.fit(
+        X.astype(dtype), est.predict(X) if kind == "classifier" else _output(est, X)
+    )
+    X = np.resize(X, (n_samples, X.shape[1])).astype(dtype)
+    kernels = _prediction_network(est, X)[2]
+    assert kernels is not None and kernels[0] is not None  # the fused check
+    dead_input = np.flatnonzero(~est.coefs_[0].any(axis=1))
+    positions = [(0, 0), (n_samples - 1, X.shape[1] - 1)]
+    if dead_input.size:
+        positions.append((n_samples // 2, dead_input[0]))
+    methods = ["predict", "score"] + (["predict_proba"] if kind == "classifier" else [])
+    for value in (np.nan, np.inf, -np.inf):
+        for i, j in positions:
+            bad = X.copy()
+            bad[i, j] = value
+            with pytest.raises(ValueError) as expected:
+                assert_all_finite(
+                    bad, input_name="X", estimator_name=type(est).__name__
+                )
+            for method in methods:
+                args = (bad, est.predict(X)) if method == "score" else (bad,)
+                with pytest.raises(ValueError) as raised:
+                    getattr(est, method)(*args)
+                assert str(raised.value) == str(expected.value)

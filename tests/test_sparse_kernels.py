@@ -373,3 +373,49 @@ def test_a_cpu_without_avx2_never_imports_the_kernels(tmp_path):
     # Importing modules built for AVX2 on such a CPU would crash: they must
     # not even be imported, and training falls back to NumPy.
     _assert_same_fit(_fallback_run(tmp_path, _OLD_CPU))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_samples", [1, 37, 700])
+def test_forward_finds_any_nonfinite_input(compiled, dtype, n_samples):
+    from sklearn_bsp._sparse import NonFiniteInput
+
+    rng = np.random.default_rng(0)
+    coef = rng.standard_normal((50, 20)).astype(dtype)
+    coef[rng.random(coef.shape) < 0.8] = 0
+    coef[7] = 0  # an input without synapses: its NaN must be found too
+    layer = SparseLayer.from_dense(coef, use_compiled=compiled)
+    X = rng.standard_normal((n_samples, 50)).astype(dtype)
+    # Finite extremes are not flagged.
+    X[0, :4] = [
+        np.finfo(dtype).max,
+        -np.finfo(dtype).max,
+        -0.0,
+        np.finfo(dtype).tiny / 4,
+    ]
+    expected = X @ coef
+    for order in ("C", "F"):
+        Xo = np.asarray(X, order=order)
+        np.testing.assert_allclose(
+            layer.forward(Xo, check_finite=True), expected, rtol=1e-5, atol=1e-4
+        )
+        for value in (np.nan, np.inf, -np.inf):
+            for i, j in [(0, 0), (n_samples - 1, 49), (n_samples // 2, 7)]:
+                bad = Xo.copy(order=order)
+                bad[i, j] = value
+                with pytest.raises(NonFiniteInput):
+                    layer.forward(bad, check_finite=True)
+                assert layer.forward(bad).shape == expected.shape  # not asked
+
+
+def test_forward_checks_input_it_does_not_multiply(compiled):
+    # No synapse alive: the kernel transposes no block, the input is still
+    # checked.
+    from sklearn_bsp._sparse import NonFiniteInput
+
+    layer = SparseLayer.from_dense(np.zeros((5, 3)), use_compiled=compiled)
+    X = np.ones((4, 5))
+    np.testing.assert_array_equal(layer.forward(X, check_finite=True), 0)
+    X[2, 4] = np.nan
+    with pytest.raises(NonFiniteInput):
+        layer.forward(X, check_finite=True)

@@ -68,9 +68,9 @@ def test_map_blocks_keeps_order_and_uses_the_threads_it_is_given():
 class _RecordingLayer(SparseLayer):
     """A SparseLayer that records the threads and thread counts it ran with."""
 
-    def forward(self, X, n_threads=None):
+    def forward(self, X, n_threads=None, check_finite=False):
         self.calls.append((threading.get_ident(), n_threads))
-        return super().forward(X, n_threads)
+        return super().forward(X, n_threads, check_finite)
 
 
 def _recording(layer):

@@ -7,6 +7,7 @@
  */
 #include "sparse_kernels.h"
 
+#include <stdint.h>
 #include <string.h>
 #if defined(__AVX__)
 #  include <immintrin.h>
@@ -158,4 +159,30 @@ int bsp_max_threads(void)
 #else
     return 1;
 #endif
+}
+
+/* A value is a NaN or an infinity when its exponent bits are all ones. The
+   test is on the bits, in integers: the compiler vectorizes the loop (a
+   floating-point test such as x - x != 0 would be folded away under
+   -ffast-math and is not reassociated otherwise). */
+BSP_API int bsp_any_nonfinite_f32(const float *x, ptrdiff_t n)
+{
+    uint32_t bad = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, x + i, sizeof b);
+        bad |= (b & 0x7F800000u) == 0x7F800000u;
+    }
+    return bad != 0;
+}
+
+BSP_API int bsp_any_nonfinite_f64(const double *x, ptrdiff_t n)
+{
+    uint64_t bad = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        uint64_t b;
+        memcpy(&b, x + i, sizeof b);
+        bad |= (b & 0x7FF0000000000000u) == 0x7FF0000000000000u;
+    }
+    return bad != 0;
 }

@@ -89,6 +89,14 @@ BSP_API void bsp_sddmm_f64(int nv, const double *xb, const double *db,
                            double *g);
 
 /*
+ * 1 if one of x[0], ..., x[n - 1] is a NaN or an infinity, else 0. The
+ * prediction checks each transposed block (bsp_pack_*) while it is in
+ * cache, instead of reading the input once more beforehand.
+ */
+BSP_API int bsp_any_nonfinite_f32(const float *x, ptrdiff_t n);
+BSP_API int bsp_any_nonfinite_f64(const double *x, ptrdiff_t n);
+
+/*
  * Transpose a block of bs samples into feature rows of length row:
  * buf[p * row + s] = X[s * s0 + p * s1] for p < m and s < bs, and 0 for
  * bs <= s < row (the padding lets a partial last vector use the full
