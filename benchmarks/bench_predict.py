@@ -5,8 +5,10 @@ first weight matrix is pruned to each density by keeping the largest
 ``|w|`` (the way BSP ends, in spirit: the weakest go), and the same arrays
 are given to an ``MLPClassifier``. Both predict the 10,000 test images
 (the models taking turns, best of ``--rounds`` x ``--repeats`` calls each,
-input validation included, its share printed), from
-BSP's default storage and after ``sparsify_coefs()``.
+input validation included), from BSP's default storage and after
+``sparsify_coefs()``. Also printed: scikit-learn's ``validate_data`` on the
+test images, the pass over ``X`` that MLP's prediction makes to find NaN and
+infinity (BSP's makes that check in its first kernel instead).
 
     python benchmarks/bench_predict.py  # both thread settings, labelled
 """
@@ -97,8 +99,8 @@ def main():
             f"density {density:.0%}: MLP {row['mlp_ms']:.1f} ms, BSP "
             f"{row['bsp_ms']:.1f} ms ({t_mlp / t_bsp:.2f}x faster), sparse storage "
             f"{row['bsp_sparse_storage_ms']:.1f} ms ({t_mlp / t_sparse:.2f}x); "
-            f"input validation {row['validation_ms']:.1f} ms "
-            f"({t_val / t_bsp:.0%} of BSP's)",
+            f"validate_data {row['validation_ms']:.1f} ms "
+            f"({t_val / t_mlp:.0%} of MLP's)",
             flush=True,
         )
     if args.out:
