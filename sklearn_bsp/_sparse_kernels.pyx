@@ -231,14 +231,6 @@ def sddmm(const floating[:, :] X, const int[::1] idx, const floating[:, :] D,
     out : ndarray of shape (nnz,), overwritten
     n_threads : int, default=-1
         OpenMP threads; -1 means all of them for large enough products.
-    check_finite : bool, default=False
-        Also look for NaN and infinity in ``X``, block by block as each is
-        transposed (the block is then in cache).
-
-    Returns
-    -------
-    nonfinite : bool
-        Whether ``check_finite`` found a NaN or an infinity in ``X``.
     """
     cdef Py_ssize_t n = X.shape[0], m = X.shape[1], n_cols = dst.shape[0]
     cdef Py_ssize_t n_out = D.shape[1], nc = cptr.shape[1] - 1
