@@ -81,18 +81,26 @@ static ptrdiff_t bsp_pack_fast_f32(const float *X, ptrdiff_t s0, ptrdiff_t m,
 
 #define BSP_T float
 #define BSP_SFX f32
+#define BSP_BITS uint32_t
+#define BSP_EXPONENT 0x7F800000u
 #define BSP_PACK_FAST(X, s0, m, bs, row, buf)                                 \
     bsp_pack_fast_f32(X, s0, m, bs, row, buf)
 #include "sparse_kernels_typed.h"
 #undef BSP_PACK_FAST
+#undef BSP_EXPONENT
+#undef BSP_BITS
 #undef BSP_SFX
 #undef BSP_T
 
 #define BSP_T double
 #define BSP_SFX f64
+#define BSP_BITS uint64_t
+#define BSP_EXPONENT 0x7FF0000000000000u
 #define BSP_PACK_FAST(X, s0, m, bs, row, buf) 0
 #include "sparse_kernels_typed.h"
 #undef BSP_PACK_FAST
+#undef BSP_EXPONENT
+#undef BSP_BITS
 #undef BSP_SFX
 #undef BSP_T
 
@@ -159,30 +167,4 @@ int bsp_max_threads(void)
 #else
     return 1;
 #endif
-}
-
-/* A value is a NaN or an infinity when its exponent bits are all ones. The
-   test is on the bits, in integers: the compiler vectorizes the loop (a
-   floating-point test such as x - x != 0 would be folded away under
-   -ffast-math and is not reassociated otherwise). */
-BSP_API int bsp_any_nonfinite_f32(const float *x, ptrdiff_t n)
-{
-    uint32_t bad = 0;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        uint32_t b;
-        memcpy(&b, x + i, sizeof b);
-        bad |= (b & 0x7F800000u) == 0x7F800000u;
-    }
-    return bad != 0;
-}
-
-BSP_API int bsp_any_nonfinite_f64(const double *x, ptrdiff_t n)
-{
-    uint64_t bad = 0;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        uint64_t b;
-        memcpy(&b, x + i, sizeof b);
-        bad |= (b & 0x7FF0000000000000u) == 0x7FF0000000000000u;
-    }
-    return bad != 0;
 }

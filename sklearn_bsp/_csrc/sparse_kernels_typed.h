@@ -7,7 +7,9 @@
  *   BSP_SFX        the suffix of the names for it (f32 or f64),
  *   BSP_PACK_FAST  BSP_PACK_FAST(X, s0, m, bs, row, buf): a faster
  *                  transposition of the first features when they are
- *                  contiguous; returns how many it did (0 for none).
+ *                  contiguous; returns how many it did (0 for none),
+ *   BSP_BITS       the unsigned integer type of T's size,
+ *   BSP_EXPONENT   the mask of T's exponent bits.
  *
  * The macros T, V, W and FN below are shorthands within this file only.
  */
@@ -254,6 +256,21 @@ BSP_API void FN(bsp_pack)(const T *X, ptrdiff_t s0, ptrdiff_t s1, ptrdiff_t m,
     if (bs < row)
         for (ptrdiff_t p = 0; p < m; p++)
             memset(buf + p * row + bs, 0, (row - bs) * sizeof(T));
+}
+
+/* See sparse_kernels.h. A value is a NaN or an infinity when its exponent
+   bits are all ones. The test is on the bits, in integers, which the
+   compiler vectorizes (a floating-point sum of x - x would be added in
+   order, one value at a time). */
+BSP_API int FN(bsp_any_nonfinite)(const T *x, ptrdiff_t n)
+{
+    BSP_BITS bad = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        BSP_BITS b;
+        memcpy(&b, x + i, sizeof b);
+        bad |= (b & BSP_EXPONENT) == BSP_EXPONENT;
+    }
+    return bad != 0;
 }
 
 #undef W
