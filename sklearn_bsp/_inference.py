@@ -523,6 +523,20 @@ def forward(
     """
     n_samples = X.shape[0]
     layers = layers or [None] * len(coefs)
+
+    def layers_on(rows, threads):
+        return _forward_layers(
+            rows,
+            coefs,
+            intercepts,
+            activation,
+            out_activation,
+            layers,
+            fast,
+            threads,
+            check_finite,
+        )
+
     if fast and n_samples > 2 * ROW_BLOCK:
         # Block by block, each hidden activation stays in cache between the
         # product that writes it, the activation and the next product,
@@ -531,17 +545,7 @@ def forward(
         # and BLAS, so that no thread pool spins beside another one. Each
         # row's result depends neither on the blocks nor on the threads.
         def block(start):
-            return _forward_layers(
-                X[start : start + ROW_BLOCK],
-                coefs,
-                intercepts,
-                activation,
-                out_activation,
-                layers,
-                fast,
-                n_threads=1,
-                check_finite=check_finite,
-            )
+            return layers_on(X[start : start + ROW_BLOCK], 1)
 
         with single_threaded_blas():
             blocks = map_blocks(
@@ -555,28 +559,8 @@ def forward(
         # on the same cores, each spinning while the other works, and a
         # small product waits for the scheduler (docs/performance.rst).
         with single_threaded_blas():
-            return _forward_layers(
-                X,
-                coefs,
-                intercepts,
-                activation,
-                out_activation,
-                layers,
-                fast,
-                1,
-                check_finite,
-            )
-    return _forward_layers(
-        X,
-        coefs,
-        intercepts,
-        activation,
-        out_activation,
-        layers,
-        fast,
-        n_threads,
-        check_finite,
-    )
+            return layers_on(X, 1)
+    return layers_on(X, n_threads)
 
 
 def _forward_layers(
