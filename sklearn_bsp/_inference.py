@@ -200,11 +200,26 @@ def network_key(coefs, intercepts, activation):
     return (activation, len(coefs), keys)
 
 
+class _Marker:
+    """A named placeholder, the same object after a copy or a pickle."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __reduce__(self):
+        # The module attribute of that name: copies and pickles give back
+        # the marker itself, so that ``is`` still recognises it.
+        return self.name
+
+    def __repr__(self):
+        return self.name
+
+
 # Markers of InferenceNetwork's layers: the layer is the estimator's array
 # itself, unchanged (read from the estimator at each call); or it is only
 # kept compacted, and its dense form is built from the kernel when needed.
-_AS_IS = "as is"
-_FROM_KERNEL = "from kernel"
+_AS_IS = _Marker("_AS_IS")
+_FROM_KERNEL = _Marker("_FROM_KERNEL")
 
 
 def _unchanged(layer, source):

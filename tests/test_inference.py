@@ -378,3 +378,30 @@ def test_nonfinite_input_raises_scikit_learns_error(kind, dtype, n_samples):
                 with pytest.raises(ValueError) as raised:
                     getattr(est, method)(*args)
                 assert str(raised.value) == str(expected.value)
+
+
+def test_cache_survives_a_copy_and_a_pickle():
+    # Its markers stay recognisable, so a copied cache serves the same
+    # network (the estimator itself rebuilds its cache when unpickled).
+    import copy
+
+    est, _, X = _fitted("classifier", "compacted")
+    expected = _prediction_network(est, X)
+    for clone in (
+        copy.deepcopy(est._inference),
+        pickle.loads(pickle.dumps(est._inference)),
+    ):
+        coefs, intercepts, kernels, compacted = prediction_network(
+            clone,
+            X,
+            est.coefs_,
+            est.intercepts_,
+            est.activation,
+            est._compaction_policy,
+        )
+        assert compacted
+        for a, b in zip(coefs + intercepts, expected[0] + expected[1]):
+            if a is None:
+                assert b is None
+            else:
+                np.testing.assert_array_equal(a, b)
