@@ -81,6 +81,28 @@ def test_forward_rows_are_probabilities():
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
 
+@pytest.mark.parametrize("sparse_input", [False, True])
+def test_forward_checks_input_without_kernels(sparse_input):
+    # Without compact layers the first product checks the input itself.
+    import scipy.sparse as sp
+
+    from sklearn_bsp._sparse import NonFiniteInput
+
+    net = _net()
+    X, _ = _data("softmax")
+    args = (net.coefs, net.intercepts, "tanh", "softmax")
+    as_input = sp.csr_matrix if sparse_input else np.asarray
+    expected = forward(as_input(X), *args)
+    np.testing.assert_array_equal(
+        forward(as_input(X), *args, check_finite=True), expected
+    )
+    for value in (np.nan, np.inf, -np.inf):
+        bad = X.copy()
+        bad[-1, -1] = value
+        with pytest.raises(NonFiniteInput):
+            forward(as_input(bad), *args, check_finite=True)
+
+
 def test_dropout_zeroes_units_and_keeps_expectation():
     net = _net(activation="identity", alpha=0.0)
     net.dropout = 0.5
