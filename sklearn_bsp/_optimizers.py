@@ -2,7 +2,14 @@
 
 The arithmetic is the same, operation for operation, as scikit-learn's
 ``sklearn/neural_network/_stochastic_optimizers.py``, so that with pruning
-turned off a fit reproduces ``MLPClassifier`` to the last bit.
+turned off a fit reproduces ``MLPClassifier`` to the last bit. Only where
+the values go differs: the momentum and the Adam moments are updated in
+their own arrays, where scikit-learn builds new ones (and their
+temporaries, each the size of a weight matrix) at every minibatch. Where
+scikit-learn's expression would change the state's dtype (a float64
+gradient or NumPy float64 hyperparameters with float32 weights) or the
+state is read-only (a model loaded with ``mmap_mode``), the expression is
+used as it is.
 
 The per-parameter state lives in :attr:`BaseOptimizer.slots`, one dict of
 arrays per parameter. While a solver runs, the dict of a weight matrix is
@@ -180,10 +187,24 @@ class SGDOptimizer(BaseOptimizer):
     def _get_updates(self, grads):
         updates = []
         for slot, grad in zip(self.slots, grads):
-            update = self.momentum * slot["velocity"] - self.learning_rate * grad
-            slot["velocity"] = update
-            if self.nesterov:
-                update = self.momentum * update - self.learning_rate * grad
+            velocity = slot["velocity"]
+            if _in_place(velocity, grad, self.momentum, self.learning_rate):
+                # The expressions below, term for term, without temporaries
+                # the size of the matrix (learning_rate * grad is computed
+                # once: both expressions use the same product).
+                step = np.multiply(grad, self.learning_rate)
+                velocity *= self.momentum
+                velocity -= step
+                if self.nesterov:
+                    update = np.multiply(velocity, self.momentum)
+                    update -= step
+                else:
+                    update = velocity
+            else:
+                update = self.momentum * velocity - self.learning_rate * grad
+                slot["velocity"] = update
+                if self.nesterov:
+                    update = self.momentum * update - self.learning_rate * grad
             updates.append(update)
         return updates
 
@@ -230,17 +251,48 @@ class AdamOptimizer(BaseOptimizer):
     def _get_updates(self, grads):
         self.t += 1
         for slot, grad in zip(self.slots, grads):
-            slot["m"] = self.beta_1 * slot["m"] + (1 - self.beta_1) * grad
-            slot["v"] = self.beta_2 * slot["v"] + (1 - self.beta_2) * (grad**2)
+            m, v = slot["m"], slot["v"]
+            if _in_place(m, grad, self.beta_1) and _in_place(v, grad, self.beta_2):
+                # beta_1 * m + (1 - beta_1) * grad and
+                # beta_2 * v + (1 - beta_2) * grad**2, the same operations in
+                # the same order, into the moments' own arrays.
+                term = np.multiply(grad, 1 - self.beta_1)
+                m *= self.beta_1
+                m += term
+                np.square(grad, out=term)
+                term *= 1 - self.beta_2
+                v *= self.beta_2
+                v += term
+            else:
+                slot["m"] = self.beta_1 * m + (1 - self.beta_1) * grad
+                slot["v"] = self.beta_2 * v + (1 - self.beta_2) * (grad**2)
         self.learning_rate = (
             self.learning_rate_init
             * np.sqrt(1 - self.beta_2**self.t)
             / (1 - self.beta_1**self.t)
         )
-        return [
-            -self.learning_rate * slot["m"] / (np.sqrt(slot["v"]) + self.epsilon)
-            for slot in self.slots
-        ]
+        updates = []
+        for slot in self.slots:
+            # -learning_rate * m / (sqrt(v) + epsilon), in that order.
+            denominator = np.sqrt(slot["v"])
+            denominator += self.epsilon
+            update = np.multiply(slot["m"], -self.learning_rate)
+            update /= denominator
+            updates.append(update)
+        return updates
+
+
+def _in_place(state, grad, *scalars):
+    """Whether ``state`` can take an update from ``grad`` in its own array.
+
+    Only when scikit-learn's expression would give an array of the same
+    dtype anyway (a float64 gradient or a NumPy float64 hyperparameter turns
+    float32 state into float64 there) and ``state`` is writeable (a model
+    loaded with ``mmap_mode``).
+    """
+    return (
+        state.flags.writeable and np.result_type(state, grad, *scalars) == state.dtype
+    )
 
 
 def lbfgs_takes_iprint():

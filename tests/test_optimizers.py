@@ -53,3 +53,73 @@ def test_invscaling_schedule():
     opt = SGDOptimizer([np.zeros(2)], 0.1, lr_schedule="invscaling", power_t=0.5)
     opt.iteration_ends(99)
     assert opt.learning_rate == pytest.approx(0.01)
+
+
+def _sklearn_twin(name, params, **kwargs):
+    from sklearn.neural_network import _stochastic_optimizers as sk
+
+    if name == "sgd":
+        return sk.SGDOptimizer(params, **kwargs)
+    return sk.AdamOptimizer(params, **kwargs)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("grad_dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scalar", [float, np.float64, np.float32])
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("sgd", dict(learning_rate_init=0.1, momentum=0.9, nesterov=True)),
+        ("sgd", dict(learning_rate_init=0.1, momentum=0.9, nesterov=False)),
+        ("adam", dict(learning_rate_init=0.001, beta_1=0.9, beta_2=0.999)),
+    ],
+)
+def test_updates_equal_scikit_learns_to_the_bit(
+    dtype, grad_dtype, scalar, name, kwargs
+):
+    # The state is updated in its own arrays where scikit-learn's expression
+    # keeps its dtype; where a float64 gradient or a NumPy float64
+    # hyperparameter (from a grid, say) promotes float32 state, the state
+    # must be promoted the same way, and every bit must agree.
+    kwargs = {k: scalar(v) if isinstance(v, float) else v for k, v in kwargs.items()}
+    rng = np.random.default_rng(0)
+    shapes = [(6, 5), (5,)]
+    ours = [rng.normal(size=s).astype(dtype) for s in shapes]
+    theirs = [p.copy() for p in ours]
+    make = SGDOptimizer if name == "sgd" else AdamOptimizer
+    opt = make(ours, **kwargs)
+    twin = _sklearn_twin(name, theirs, **kwargs)
+    for _ in range(4):
+        grads = [rng.normal(size=s).astype(grad_dtype) for s in shapes]
+        opt.update_params(ours, [g.copy() for g in grads])
+        twin.update_params(theirs, [g.copy() for g in grads])
+    for a, b in zip(ours, theirs):
+        assert a.dtype == b.dtype
+        assert a.tobytes() == b.tobytes()
+    state = (
+        [s["velocity"] for s in opt.slots]
+        if name == "sgd"
+        else [s["m"] for s in opt.slots] + [s["v"] for s in opt.slots]
+    )
+    twin_state = twin.velocities if name == "sgd" else twin.ms + twin.vs
+    for a, b in zip(state, twin_state):
+        assert a.dtype == b.dtype
+        assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("make", [SGDOptimizer, AdamOptimizer])
+def test_read_only_state_is_replaced_not_written(make):
+    # A model loaded with mmap_mode="r" holds read-only state: the update
+    # gives the slot a new array instead of writing into the mapped one.
+    params = [np.ones((3, 2))]
+    opt = make(params)
+    for slot in opt.slots:
+        for array in slot.values():
+            array.flags.writeable = False
+    before = [dict(slot) for slot in opt.slots]
+    opt.update_params(params, [np.full((3, 2), 0.5)])
+    for slot, old in zip(opt.slots, before):
+        for key, array in slot.items():
+            assert array is not old[key]
+            assert not np.array_equal(array, old[key])
+    assert np.all(params[0] != 1.0)
