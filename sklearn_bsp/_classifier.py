@@ -167,9 +167,9 @@ class BSPClassifier(ClassifierMixin, BaseBSP):
         has converged earlier) and reaches the target 12,000 updates later
         (at most a fifth of ``max_iter``); with L-BFGS over the first
         tenth of ``max_iter`` iterations. The rest of the budget lets the
-        pruned network recover. ``'auto'`` grows with the network, from 50 %
-        for 1,000 synapses or fewer to 80 % for 100,000 or more (see the user
-        guide for the panel behind it). None lets the rule prune at its own
+        pruned network recover. ``'auto'`` grows with the network: 50 % for
+        1,000 synapses or fewer, 65 % at 10,000, 90 % from 50,000 up (see the
+        user guide for the measurements behind it). None lets the rule prune at its own
         pace (the paper's behaviour, with ``pruning_rate='paper'`` and
         ``pruning_patience='paper'``). ``max_compression``, when lower,
         still caps it.
