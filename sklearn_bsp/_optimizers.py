@@ -273,11 +273,10 @@ class AdamOptimizer(BaseOptimizer):
         )
         updates = []
         for slot in self.slots:
-            # -learning_rate * m / (sqrt(v) + epsilon), in that order.
-            denominator = np.sqrt(slot["v"])
-            denominator += self.epsilon
+            # -learning_rate * m / (sqrt(v) + epsilon), in that order (the
+            # sum is left to NumPy: a NumPy float64 epsilon makes it float64).
             update = np.multiply(slot["m"], -self.learning_rate)
-            update /= denominator
+            update /= np.sqrt(slot["v"]) + self.epsilon
             updates.append(update)
         return updates
 

@@ -71,7 +71,10 @@ def _sklearn_twin(name, params, **kwargs):
     [
         ("sgd", dict(learning_rate_init=0.1, momentum=0.9, nesterov=True)),
         ("sgd", dict(learning_rate_init=0.1, momentum=0.9, nesterov=False)),
-        ("adam", dict(learning_rate_init=0.001, beta_1=0.9, beta_2=0.999)),
+        (
+            "adam",
+            dict(learning_rate_init=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8),
+        ),
     ],
 )
 def test_updates_equal_scikit_learns_to_the_bit(
@@ -90,9 +93,22 @@ def test_updates_equal_scikit_learns_to_the_bit(
     opt = make(ours, **kwargs)
     twin = _sklearn_twin(name, theirs, **kwargs)
     for _ in range(4):
-        grads = [rng.normal(size=s).astype(grad_dtype) for s in shapes]
-        opt.update_params(ours, [g.copy() for g in grads])
-        twin.update_params(theirs, [g.copy() for g in grads])
+        # Tiny gradients too, where epsilon weighs in Adam's denominator.
+        grads = [
+            (rng.normal(size=s) * scale).astype(grad_dtype)
+            for s, scale in zip(shapes, (1.0, 1e-9))
+        ]
+        # The updates themselves, not only the parameters they move: a
+        # difference in an update's last bits can vanish in a float32 sum.
+        updates = opt._get_updates([g.copy() for g in grads])
+        twin_updates = twin._get_updates([g.copy() for g in grads])
+        for a, b in zip(updates, twin_updates):
+            assert a.dtype == b.dtype
+            assert a.tobytes() == b.tobytes()
+        for param, update in zip(ours, updates):
+            param += update
+        for param, update in zip(theirs, twin_updates):
+            param += update
     for a, b in zip(ours, theirs):
         assert a.dtype == b.dtype
         assert a.tobytes() == b.tobytes()
@@ -105,6 +121,23 @@ def test_updates_equal_scikit_learns_to_the_bit(
     for a, b in zip(state, twin_state):
         assert a.dtype == b.dtype
         assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_numpy_epsilon_with_python_betas(dtype):
+    # The moments stay in place (Python betas), while a NumPy float64
+    # epsilon makes scikit-learn's denominator, hence the update, float64.
+    rng = np.random.default_rng(0)
+    ours = [rng.normal(size=(4, 3)).astype(dtype)]
+    theirs = [ours[0].copy()]
+    opt = AdamOptimizer(ours, epsilon=np.float64(1e-8))
+    twin = _sklearn_twin("adam", theirs, epsilon=np.float64(1e-8))
+    for _ in range(3):
+        grad = (rng.normal(size=(4, 3)) * 1e-9).astype(dtype)
+        (update,) = opt._get_updates([grad.copy()])
+        (twin_update,) = twin._get_updates([grad.copy()])
+        assert update.dtype == twin_update.dtype
+        assert update.tobytes() == twin_update.tobytes()
 
 
 @pytest.mark.parametrize("make", [SGDOptimizer, AdamOptimizer])
