@@ -4,11 +4,14 @@
 ``max_iter=200``) on the 60,000 training images, one seed per run, scored on
 the 10,000 test images every 5 epochs and at the end; the window's constants
 (``sklearn_bsp._schedules.TARGET_WARMUP_UPDATES`` and
-``TARGET_PRUNING_UPDATES``) set for the run. ``mlp`` runs
-``MLPClassifier()`` instead. Results: ``results/panel/window_fmnist60k.*.json``
-(one entry per run, with the test-accuracy curve).
+``TARGET_PRUNING_UPDATES``) set for the run, and ``tX`` sets
+``target_compression=X``. ``mlp`` runs ``MLPClassifier()`` instead.
+Results: ``results/panel/window_fmnist60k.*.json`` (windows) and
+``results/panel/target_fmnist60k.*.json`` (targets at the default window),
+one entry per run, with the test-accuracy curve.
 
     OMP_NUM_THREADS=1 python benchmarks/panel_window.py warm4000+len12000 0 out.json
+    python benchmarks/panel_window.py warm4000+len12000+t0.9 0 out.json
     python benchmarks/panel_window.py mlp 0 out.json
 """
 
