@@ -383,10 +383,10 @@ target_compression
             for layer, kept in zip(layers, vetoed):
                 layer.fit_counters(self.patience, kept)
         any_pruned = False
-        for layer, newly in zip(layers, pruned):
-            if newly is not None:
+        for layer, positions in zip(layers, pruned):
+            if positions is not None:
                 any_pruned = True
-                layer.prune(newly)
+                layer.prune(positions)
                 layer.update_storage(self.policy, self.batch_size)
         if any_pruned:
             narrow_hidden_layers(layers, self.policy, self.batch_size)

@@ -329,9 +329,12 @@ class SynapticPruner:
 
         Returns
         -------
-        pruned : list of (ndarray of bool or None)
-            Per weight matrix, the synapses pruned at this step, or None
-            where none was (so callers can skip untouched layers).
+        pruned : list of (ndarray of intp or None)
+            Per weight matrix, the flat C-order positions (increasing) of the
+            synapses pruned at this step, or None where none was (so callers
+            can skip untouched layers). Positions, not a mask: a step prunes
+            a few synapses of a large matrix, and a mask would cost a pass
+            over all of them for each use.
         """
         if max_pruned is not None and (
             not isinstance(max_pruned, numbers.Integral)
@@ -364,12 +367,8 @@ class SynapticPruner:
         pruned = []
         for w, mask, counter, positions in zip(weights, masks, counters, over):
             if positions.size:
-                newly = np.zeros(mask.shape, dtype=bool)
-                newly.flat[positions] = True
-                w[newly] = 0
-                mask[newly] = False
-                counter[newly] = 0
-                pruned.append(newly)
+                clear_positions(positions, w, mask, counter)
+                pruned.append(positions)
             else:
                 pruned.append(None)
         return pruned
@@ -381,12 +380,21 @@ class SynapticPruner:
             if self.scope == "layer"
             else [list(range(len(weights)))]
         )
-        defer = max_pruned is not None or guard is not None
-        pruned = [None] * len(weights)
         over = [None] * len(weights)
         for group_id, group in enumerate(groups):
+            first = None
+            if len(group) == 1:
+                (i,) = group
+                over[i], first = self._layer_step(
+                    group_id, weights[i], masks[i], counters[i], patience
+                )
+                if over[i] is not None:
+                    continue
             bands = self._threshold(
-                group_id, [weights[i] for i in group], [masks[i] for i in group]
+                group_id,
+                [weights[i] for i in group],
+                [masks[i] for i in group],
+                first,
             )
             if bands is None:  # no candidates: every counter resets
                 for i in group:
@@ -394,30 +402,63 @@ class SynapticPruner:
                     over[i] = np.empty(0, dtype=np.intp)
                 continue
             for j, (i, (band, candidate)) in enumerate(zip(group, bands)):
-                pruned[i], over[i] = self._update(
-                    weights[i],
-                    masks[i],
-                    counters[i],
-                    self._buffers[("code", j)],
-                    band,
-                    candidate,
-                    patience,
-                    defer,
+                over[i] = self._update(
+                    counters[i], self._buffers[("code", j)], band, candidate, patience
                 )
-        if defer:
-            if max_pruned is not None:
-                over = _weakest(weights, over, max_pruned)
-            if guard is not None and any(p.size for p in over):
-                over = guard(over)
-            for i, positions in enumerate(over):
-                if positions.size:
-                    newly = np.zeros(masks[i].shape, dtype=bool)
-                    newly.flat[positions] = True
-                    weights[i].flat[positions] = 0
-                    masks[i].flat[positions] = False
-                    counters[i].flat[positions] = 0
-                    pruned[i] = newly
+        if max_pruned is not None:
+            over = _weakest(weights, over, max_pruned)
+        if guard is not None and any(p.size for p in over):
+            over = guard(over)
+        pruned = [None] * len(weights)
+        for i, positions in enumerate(over):
+            if positions.size:
+                clear_positions(positions, weights[i], masks[i], counters[i])
+                pruned[i] = positions
         return pruned
+
+    def _layer_step(self, group_id, w, mask, counter, patience):
+        """The rule's passes over one matrix in one compiled call.
+
+        Returns ``(over, None)``, the positions over the patience, when the
+        band kept from the last step holds the threshold (the counters are
+        then updated). Otherwise nothing is changed and ``(None, first)``:
+        ``first`` is the band pass's ``(n_alive, n_below, bands)`` for
+        :meth:`_threshold` to go on from, or None without a band.
+        """
+        key = _band_key(group_id, [w])
+        lo, hi, half_width = self._bands.get(key, (None, None, None))
+        if lo is None:
+            return None, None
+        flat_w = w.ravel()
+        flat_alive = mask.ravel().view(np.uint8)
+        band = self._buffer(0, w.size)
+        code = self._buffer(("code", 0), w.size, np.uint8)
+        over = self._buffer("over", w.size)
+        status, n_alive, n_below, n_band, n_over, lo, hi, half_width = (
+            _kernels.layer_step(
+                flat_w,
+                flat_alive,
+                counter.ravel(),
+                lo,
+                hi,
+                self.rate,
+                half_width,
+                _BAND_SHARE,
+                _BAND_MIN,
+                float(patience),
+                band,
+                code,
+                over,
+                self.n_threads,
+            )
+        )
+        if status == 0:  # no candidates: every counter resets
+            counter.fill(0)
+            return np.empty(0, dtype=np.intp), None
+        if status == 1:
+            self._bands[key] = (w.dtype.type(lo), w.dtype.type(hi), half_width)
+            return over[:n_over].copy(), None
+        return None, (n_alive, n_below, [band[:n_band].copy()])
 
     def _buffer(self, slot, size, dtype=np.intp):
         """A scratch array of ``size`` entries, reused between steps."""
@@ -447,7 +488,7 @@ class SynapticPruner:
             bands.append(buffer[:n_band].copy())
         return n_alive, n_below, bands
 
-    def _threshold(self, group_id, weights, masks):
+    def _threshold(self, group_id, weights, masks, first=None):
         """Find the k-th smallest alive ``|w|`` of a group, and a band around it.
 
         Returns None when there are no candidates. Otherwise the last band
@@ -455,13 +496,18 @@ class SynapticPruner:
         per matrix the flat positions of the synapses in it, and which of
         them are candidates (below the threshold, or equal to it and among
         the first ones in C order, matrix by matrix, up to ``k``).
+
+        ``first``: the result of a first band pass over the cached band,
+        already made (by :meth:`_layer_step`).
         """
         flat_w = [w.ravel() for w in weights]
         flat_alive = [m.ravel().view(np.uint8) for m in masks]
-        key = (group_id, weights[0].dtype.str, tuple(w.size for w in weights))
+        key = _band_key(group_id, weights)
         lo, hi, half_width = self._bands.get(key, (None, None, None))
         if lo is None:
             n_alive = sum(int(np.count_nonzero(m)) for m in masks)
+        elif first is not None:
+            n_alive, n_below, bands = first
         else:  # the first band pass counts them
             n_alive, n_below, bands = self._band(flat_w, flat_alive, lo, hi)
         k = int(n_alive * self.rate)
@@ -535,12 +581,8 @@ class SynapticPruner:
             result.append((ties, candidate))
         return result
 
-    def _update(self, w, mask, counter, code, band, candidate, patience, defer):
-        """The counter pass over one matrix; returns (newly, over positions).
-
-        The synapses over the patience are pruned here, or returned as
-        ``over`` when ``defer``.
-        """
+    def _update(self, counter, code, band, candidate, patience):
+        """The counter pass over one matrix; returns the positions over the patience."""
         counter = counter.ravel()
         # The band's synapses: the pass resets them, so keep their next
         # count aside.
@@ -559,16 +601,22 @@ class SynapticPruner:
             band_over = band[band_count > patience]
             if band_over.size:
                 over = np.sort(np.concatenate([over, band_over]))
-        if defer:
-            return None, over
-        if not over.size:
-            return None, None
-        newly = np.zeros(mask.shape, dtype=bool)
-        newly.flat[over] = True
-        w.flat[over] = 0
-        mask.flat[over] = False
-        counter[over] = 0
-        return newly, None
+        return over
+
+
+def _band_key(group_id, weights):
+    """The key of a group's cached band: its place, dtype and sizes."""
+    return (group_id, weights[0].dtype.str, tuple(w.size for w in weights))
+
+
+def clear_positions(positions, *arrays):
+    """Set the entries at these flat C-order positions to 0 in each array."""
+    for array in arrays:
+        if array.flags.c_contiguous:
+            # A view: indexing it costs a fourth of ``.flat``.
+            array.reshape(-1)[positions] = 0
+        else:
+            array.flat[positions] = 0
 
 
 def _order_stats(values, rank, half_width):

@@ -168,7 +168,7 @@ def test_pruning_in_compact_storage_reaches_the_dense_arrays():
     newly[:3] = True
     layer.weights[newly] = 0
     layer.alive[newly] = False
-    layer.prune(newly)
+    layer.prune(np.flatnonzero(newly))
     assert layer.n_alive == n_alive - 3
     assert np.all(slots["velocity"][newly] == 0)
     assert layer.grad_mask is layer.alive
@@ -189,7 +189,7 @@ def test_recompaction_after_enough_pruning():
     newly[: stored // 2] = True
     layer.weights[newly] = 0
     layer.alive[newly] = False
-    layer.prune(newly)
+    layer.prune(np.flatnonzero(newly))
     assert layer.update_storage(COMPACTING, batch_size=200)
     assert len(layer.weights) == stored - stored // 2 == layer.n_alive
     assert layer.grad_mask is None
@@ -364,7 +364,7 @@ def test_pruning_keeps_row_counts_in_both_storages():
         newly = rng.random(layer.weights.shape) < 0.3
         layer.weights[newly] = 0
         layer.alive[newly] = False
-        layer.prune(newly)
+        layer.prune(np.flatnonzero(newly))
         layer.sync()
         np.testing.assert_array_equal(layer.row_alive, mask.sum(axis=1))
     dense = SynapseLayer(
@@ -374,7 +374,7 @@ def test_pruning_keeps_row_counts_in_both_storages():
     newly[2] = True
     dense.weights[newly] = 0
     dense.alive[newly] = False
-    dense.prune(newly)
+    dense.prune(np.flatnonzero(newly))
     np.testing.assert_array_equal(dense.row_alive, [4, 4, 0, 4, 4])
 
 

@@ -88,9 +88,11 @@ def _run_both(
     veto=False,
     rate=0.2,
     patience=2,
+    counter_dtype=np.int32,
 ):
     rng = np.random.default_rng(seed)
-    state = _initial_state(rng, shapes, dtype, start)
+    weights, masks, counters = _initial_state(rng, shapes, dtype, start)
+    state = (weights, masks, [c.astype(counter_dtype) for c in counters])
     fast, ref = _copy(state), _copy(state)
     pruner = SynapticPruner(rate, scope=scope, n_threads=n_threads)
     n_pruned = 0
@@ -109,7 +111,7 @@ def _run_both(
         p_ref = pruner._numpy_step(*ref, patience, max_pruned, guard)
         _assert_same(fast[0] + fast[1] + fast[2], ref[0] + ref[1] + ref[2])
         _assert_same_pruned(p_fast, p_ref)
-        n_pruned += sum(0 if p is None else int(p.sum()) for p in p_fast)
+        n_pruned += sum(0 if p is None else p.size for p in p_fast)
     if veto and max_pruned != 0:
         assert vetoed[0] > 0  # the guard did keep synapses alive
     return n_pruned
@@ -124,6 +126,47 @@ def test_compiled_equals_numpy(seed, shapes, dtype, scope, start):
     n_pruned = _run_both(seed, SHAPES[shapes], dtype, scope, start)
     if start != "all_pruned" and shapes != "tiny":
         assert n_pruned > 0  # the sequence does exercise pruning
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shapes", ["mlp", "wide"])
+def test_compiled_equals_numpy_with_narrow_counters(seed, dtype, shapes):
+    # uint16 counters, as training keeps them while counts are small.
+    n_pruned = _run_both(
+        seed, SHAPES[shapes], dtype, "layer", "partly_pruned", counter_dtype=np.uint16
+    )
+    assert n_pruned > 0
+
+
+@pytest.mark.parametrize("order", ["increasing", "decreasing", "equal_runs"])
+def test_one_call_step_on_ordered_weights(order):
+    # The one-call step finds the threshold by its own selection: weights
+    # laid out in order, or in long runs of equal values, are the inputs
+    # where a selection degrades or mishandles ties.
+    n = 4000
+    values = np.linspace(0.01, 1.0, n)
+    if order == "decreasing":
+        values = values[::-1]
+    elif order == "equal_runs":
+        values = np.round(values * 8) / 8
+    for dtype in (np.float32, np.float64):
+        state = (
+            [values.reshape(40, 100).astype(dtype)],
+            [np.ones((40, 100), dtype=bool)],
+            [np.zeros((40, 100), dtype=np.int32)],
+        )
+        fast, ref = _copy(state), _copy(state)
+        pruner = SynapticPruner(0.3)
+        for step in range(6):
+            for st in (fast, ref):
+                st[0][0] *= dtype(1.0 + 0.01 * step)  # the order stays
+            p_fast = pruner.step(*fast, 3)
+            p_ref = pruner._numpy_step(*ref, 3, None)
+            _assert_same(fast[0] + fast[1] + fast[2], ref[0] + ref[1] + ref[2])
+            _assert_same_pruned(p_fast, p_ref)
+        assert pruner._bands  # the band was kept: the one-call path ran
+        assert not fast[1][0].all()
 
 
 @pytest.mark.parametrize("seed", range(3))

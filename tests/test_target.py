@@ -298,9 +298,10 @@ def test_rule_that_prunes_before_learning_warns(solver, random_state):
     est = BSPRegressor(**params)
     messages = [m for m in _user_warnings(est, X, y) if "damaged" in m]
     assert int(est.coef_masks_[0].sum()) == 1
-    # The dense network of that width fits these data.
+    # The dense network of that width fits these data (R^2 0.96-1.00, by
+    # the BLAS kernels' summation order).
     dense = BSPRegressor(**{**params, "solver": "lbfgs", "pruning_rate": 0})
-    assert dense.fit(X, y).score(X, y) > 0.99 > 0.5 > est.score(X, y)
+    assert dense.fit(X, y).score(X, y) > 0.95 > 0.5 > est.score(X, y)
     assert len(messages) == 1, messages
     for advice in (
         "pruning_rate",
