@@ -610,7 +610,16 @@ def _band_key(group_id, weights):
 
 
 def clear_positions(positions, *arrays):
-    """Set the entries at these flat C-order positions to 0 in each array."""
+    """Set the entries at these flat C-order positions to 0 in each array.
+
+    Parameters
+    ----------
+    positions : ndarray of intp
+        Flat positions, in C order.
+    *arrays : ndarray
+        The arrays to clear (weights, alive flags, counters, optimizer
+        slots), each at least ``positions.max() + 1`` entries long.
+    """
     for array in arrays:
         if array.flags.c_contiguous:
             # A view: indexing it costs a fourth of ``.flat``.
