@@ -30,6 +30,7 @@ not depend on the number of threads.
 
 from cython.parallel cimport prange
 from libc.math cimport fabs
+from libc.stdlib cimport free, malloc
 from libc.string cimport memmove
 from cython cimport floating
 
@@ -101,6 +102,48 @@ cdef Py_ssize_t _band_block(const floating *w, const unsigned char *alive,
     return below
 
 
+cdef inline int _pass_threads(Py_ssize_t n, int n_threads) noexcept nogil:
+    """Threads for a pass over ``n`` synapses: one below 65,536 (not worth
+    waking a second thread)."""
+    if n_threads < 1 or n < 65536:
+        return 1
+    return n_threads
+
+
+cdef inline int _patience_int(double patience) noexcept nogil:
+    """Counters are integers: ``c > patience`` is ``c > floor(patience)``."""
+    if patience >= 2147483647.0:
+        return 2147483647
+    return <int> patience
+
+
+cdef Py_ssize_t _band_pass(const floating *w, const unsigned char *alive,
+                           floating lo, floating hi, Py_ssize_t n,
+                           unsigned char *code, Py_ssize_t *out,
+                           Py_ssize_t *counts, Py_ssize_t *belows,
+                           Py_ssize_t *alives, int n_threads,
+                           Py_ssize_t *n_band, Py_ssize_t *n_alive) noexcept nogil:
+    """:func:`band_select` without the GIL; ``counts``, ``belows``, ``alives``
+    hold one entry per thread. Returns the count below the band."""
+    cdef Py_ssize_t b, start, stop, below = 0, total = 0, n_al = 0
+    for b in prange(n_threads, num_threads=n_threads, schedule="static"):
+        start = (n * b) // n_threads
+        stop = (n * (b + 1)) // n_threads
+        belows[b] = _band_block(w, alive, lo, hi, start, stop, code, out,
+                                &counts[b], &alives[b])
+    # Join the blocks' slices in block order (C order overall).
+    for b in range(n_threads):
+        start = (n * b) // n_threads
+        below += belows[b]
+        n_al += alives[b]
+        if counts[b] and start != total:
+            memmove(&out[total], &out[start], counts[b] * sizeof(Py_ssize_t))
+        total += counts[b]
+    n_band[0] = total
+    n_alive[0] = n_al
+    return below
+
+
 def band_select(floating[::1] w, unsigned char[::1] alive, double lo,
                 double hi, Py_ssize_t[::1] out, unsigned char[::1] code,
                 int n_threads=1):
@@ -134,36 +177,17 @@ def band_select(floating[::1] w, unsigned char[::1] alive, double lo,
     n_band : int
         Number of positions written to ``out``.
     """
-    cdef Py_ssize_t n = w.shape[0], n_blocks, b, start, stop, below = 0, j
-    cdef Py_ssize_t total = 0
-    cdef floating flo = <floating> lo, fhi = <floating> hi
-    if n_threads < 1:
-        n_threads = 1
-    if n < 65536:  # not worth waking a second thread
-        n_threads = 1
-    n_blocks = n_threads
-    cdef Py_ssize_t[::1] counts = np.zeros(n_blocks, dtype=np.intp)
-    cdef Py_ssize_t[::1] belows = np.zeros(n_blocks, dtype=np.intp)
-    cdef Py_ssize_t[::1] alives = np.zeros(n_blocks, dtype=np.intp)
-    cdef Py_ssize_t n_alive = 0
+    cdef Py_ssize_t n = w.shape[0], below, n_band = 0, n_alive = 0
     if n == 0:
         return 0, 0, 0
+    n_threads = _pass_threads(n, n_threads)
+    cdef Py_ssize_t[::1] scratch = np.zeros(3 * n_threads, dtype=np.intp)
     with nogil:
-        for b in prange(n_blocks, num_threads=n_threads, schedule="static"):
-            start = (n * b) // n_blocks
-            stop = (n * (b + 1)) // n_blocks
-            belows[b] = _band_block(&w[0], &alive[0], flo, fhi, start, stop,
-                                    &code[0], &out[0], &counts[b],
-                                    &alives[b])
-        # Join the blocks' slices in block order (C order overall).
-        for b in range(n_blocks):
-            start = (n * b) // n_blocks
-            below += belows[b]
-            n_alive += alives[b]
-            if counts[b] and start != total:
-                memmove(&out[total], &out[start], counts[b] * sizeof(Py_ssize_t))
-            total += counts[b]
-    return n_alive, below, total
+        below = _band_pass(&w[0], &alive[0], <floating> lo, <floating> hi, n,
+                           &code[0], &out[0], &scratch[0],
+                           &scratch[n_threads], &scratch[2 * n_threads],
+                           n_threads, &n_band, &n_alive)
+    return n_alive, below, n_band
 
 
 cdef Py_ssize_t _update_block(const unsigned char *code, counter_t *counter,
@@ -189,6 +213,23 @@ cdef Py_ssize_t _update_block(const unsigned char *code, counter_t *counter,
                     m += 1
         c = end
     return m
+
+
+cdef Py_ssize_t _update_pass(const unsigned char *code, counter_t *counter,
+                             int pat, Py_ssize_t n, Py_ssize_t *over,
+                             Py_ssize_t *counts, int n_threads) noexcept nogil:
+    """:func:`update_counters` without the GIL; returns n_over."""
+    cdef Py_ssize_t b, start, total = 0
+    for b in prange(n_threads, num_threads=n_threads, schedule="static"):
+        counts[b] = _update_block(code, counter, pat, (n * b) // n_threads,
+                                  (n * (b + 1)) // n_threads, over)
+    # Join the blocks' slices in block order (C order overall).
+    for b in range(n_threads):
+        start = (n * b) // n_threads
+        if counts[b] and start != total:
+            memmove(&over[total], &over[start], counts[b] * sizeof(Py_ssize_t))
+        total += counts[b]
+    return total
 
 
 def update_counters(const unsigned char[::1] code, counter_t[::1] counter,
@@ -223,31 +264,16 @@ def update_counters(const unsigned char[::1] code, counter_t[::1] counter,
     n_over : int
         Number of positions written to ``over``.
     """
-    cdef Py_ssize_t n = counter.shape[0], n_blocks, b, start, total = 0
-    # Counters are integers: ``c > patience`` is ``c > floor(patience)``.
-    cdef int pat
-    if patience >= 2147483647.0:
-        pat = 2147483647
-    else:
-        pat = <int> patience
+    cdef Py_ssize_t n = counter.shape[0], n_over
+    cdef int pat = _patience_int(patience)
     if n == 0:
         return 0
-    if n_threads < 1 or n < 65536:  # not worth waking a second thread
-        n_threads = 1
-    n_blocks = n_threads
-    cdef Py_ssize_t[::1] counts = np.zeros(n_blocks, dtype=np.intp)
+    n_threads = _pass_threads(n, n_threads)
+    cdef Py_ssize_t[::1] counts = np.zeros(n_threads, dtype=np.intp)
     with nogil:
-        for b in prange(n_blocks, num_threads=n_threads, schedule="static"):
-            counts[b] = _update_block(&code[0], &counter[0], pat,
-                                      (n * b) // n_blocks,
-                                      (n * (b + 1)) // n_blocks, &over[0])
-        # Join the blocks' slices in block order (C order overall).
-        for b in range(n_blocks):
-            start = (n * b) // n_blocks
-            if counts[b] and start != total:
-                memmove(&over[total], &over[start], counts[b] * sizeof(Py_ssize_t))
-            total += counts[b]
-    return total
+        n_over = _update_pass(&code[0], &counter[0], pat, n, &over[0],
+                              &counts[0], n_threads)
+    return n_over
 
 
 def gather_abs(floating[::1] w, unsigned char[::1] alive, floating[::1] out):
@@ -281,7 +307,6 @@ def gather_abs(floating[::1] w, unsigned char[::1] alive, floating[::1] out):
 # path for a threshold outside the band and for ``scope="network"``.
 # ----------------------------------------------------------------------
 
-from libc.stdlib cimport malloc, free
 
 
 cdef inline void _swap(floating *v, Py_ssize_t i, Py_ssize_t j) noexcept nogil:
@@ -360,48 +385,6 @@ cdef void _select(floating *v, Py_ssize_t left, Py_ssize_t right,
             return
 
 
-cdef Py_ssize_t _band_pass(const floating *w, const unsigned char *alive,
-                           floating lo, floating hi, Py_ssize_t n,
-                           unsigned char *code, Py_ssize_t *out,
-                           Py_ssize_t *counts, Py_ssize_t *belows,
-                           Py_ssize_t *alives, int n_threads,
-                           Py_ssize_t *n_band, Py_ssize_t *n_alive) noexcept nogil:
-    """:func:`band_select` without the GIL; ``counts``, ``belows``, ``alives``
-    hold one entry per thread. Returns the count below the band."""
-    cdef Py_ssize_t b, start, stop, below = 0, total = 0, n_al = 0
-    for b in prange(n_threads, num_threads=n_threads, schedule="static"):
-        start = (n * b) // n_threads
-        stop = (n * (b + 1)) // n_threads
-        belows[b] = _band_block(w, alive, lo, hi, start, stop, code, out,
-                                &counts[b], &alives[b])
-    for b in range(n_threads):
-        start = (n * b) // n_threads
-        below += belows[b]
-        n_al += alives[b]
-        if counts[b] and start != total:
-            memmove(&out[total], &out[start], counts[b] * sizeof(Py_ssize_t))
-        total += counts[b]
-    n_band[0] = total
-    n_alive[0] = n_al
-    return below
-
-
-cdef Py_ssize_t _update_pass(const unsigned char *code, counter_t *counter,
-                             int pat, Py_ssize_t n, Py_ssize_t *over,
-                             Py_ssize_t *counts, int n_threads) noexcept nogil:
-    """:func:`update_counters` without the GIL; returns n_over."""
-    cdef Py_ssize_t b, start, total = 0
-    for b in prange(n_threads, num_threads=n_threads, schedule="static"):
-        counts[b] = _update_block(code, counter, pat, (n * b) // n_threads,
-                                  (n * (b + 1)) // n_threads, over)
-    for b in range(n_threads):
-        start = (n * b) // n_threads
-        if counts[b] and start != total:
-            memmove(&over[total], &over[start], counts[b] * sizeof(Py_ssize_t))
-        total += counts[b]
-    return total
-
-
 def layer_step(floating[::1] w, unsigned char[::1] alive,
                counter_t[::1] counter, double lo, double hi, double rate,
                Py_ssize_t half_width, double band_share, Py_ssize_t band_min,
@@ -459,12 +442,8 @@ def layer_step(floating[::1] w, unsigned char[::1] alive,
     cdef int pat, cnt
     if n == 0:
         return 0, 0, 0, 0, 0, lo, hi, half_width
-    if patience >= 2147483647.0:
-        pat = 2147483647
-    else:
-        pat = <int> patience
-    if n_threads < 1 or n < 65536:  # as band_select and update_counters
-        n_threads = 1
+    pat = _patience_int(patience)
+    n_threads = _pass_threads(n, n_threads)
     scratch = <Py_ssize_t *> malloc(4 * n_threads * sizeof(Py_ssize_t))
     if scratch == NULL:
         raise MemoryError()
