@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from sklearn.utils import assert_all_finite
 
 from ._kernels import fingerprint
-from ._network import ACTIVATIONS, FAST_ACTIVATIONS, _product
+from ._network import ACTIVATIONS, _product, add_bias_and_activate
 from ._sparse import NonFiniteInput, SparseLayer
 from ._threads import effective_n_threads, map_blocks, single_threaded_blas
 
@@ -515,8 +515,9 @@ def forward(
         Compact copies of the weight matrices to multiply with instead of
         ``coefs`` (same values, computed over alive synapses only).
     fast : bool, default=False
-        Compute the hidden logistic activation as ``(1 + tanh(x / 2)) / 2``
-        (faster, within about one unit in the last place of ``expit``), and
+        Compute the hidden logistic activation by the fast form of
+        ``sklearn_bsp._network.FAST_ACTIVATIONS`` (within one machine epsilon
+        of ``expit``), and
         go through many samples in blocks of rows, on
         :func:`~sklearn_bsp._threads.effective_n_threads` threads.
     n_threads : int, default=None
@@ -590,13 +591,13 @@ def _forward_layers(
     check_finite=False,
 ):
     """The layers of :func:`forward` one after the other, on all of ``X``."""
-    hidden = (FAST_ACTIVATIONS if fast else ACTIVATIONS)[activation]
     last = len(coefs) - 1
     a = X
     for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
         a = _product(a, coef, layers[i], n_threads, check_finite and i == 0)
-        a += intercept
-        if i != last:
-            hidden(a)
+        if i == last:
+            a += intercept
+        else:
+            add_bias_and_activate(a, intercept, activation, fast)
     ACTIVATIONS[out_activation](a)
     return a

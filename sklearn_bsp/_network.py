@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from scipy.special import expit, xlogy
 from sklearn.utils.extmath import safe_sparse_dot
 
+from ._kernels import sparse_kernels
 from ._sparse import NonFiniteInput
 
 
@@ -155,18 +156,74 @@ def _product(a, coef, layer, n_threads=None, check_finite=False):
 def _logistic_tanh(X):
     # 1 / (1 + exp(-x)) = (1 + tanh(x / 2)) / 2: NumPy's vectorised tanh makes
     # this 3-5x faster than scipy's expit, and it differs from it by about one
-    # unit in the last place. Used for prediction through the compacted
-    # network only: training keeps expit, the operation scikit-learn uses, so
-    # that an unpruned fit reproduces MLPClassifier to the bit.
+    # unit in the last place. The fast logistic where the kernels are not
+    # built.
     X *= 0.5
     np.tanh(X, out=X)
     X *= 0.5
     X += 0.5
 
 
-# Hidden activations for prediction where speed matters more than matching
-# scikit-learn to the last bit.
-FAST_ACTIVATIONS = {**ACTIVATIONS, "logistic": _logistic_tanh}
+def _logistic_compiled(X):
+    # The kernels' logistic (a vectorised exp), within one machine epsilon of
+    # expit and about twice as fast as the tanh form; any array, in place.
+    if X.ndim == 2 and (X.flags.c_contiguous or X.flags.f_contiguous):
+        sparse_kernels.bias_activation(X, None, "logistic")
+    elif X.flags.c_contiguous or X.flags.f_contiguous:
+        # a view, in the order of memory
+        flat = X.reshape(1, -1, order="C" if X.flags.c_contiguous else "F")
+        sparse_kernels.bias_activation(flat, None, "logistic")
+    else:
+        Y = np.ascontiguousarray(X)
+        sparse_kernels.bias_activation(Y.reshape(1, -1), None, "logistic")
+        X[...] = Y
+
+
+# Hidden activations for prediction (and for training behind compact layers)
+# where speed matters more than matching scikit-learn to the last bit: used
+# for prediction through the compacted network only, since training a dense
+# layer keeps expit, the operation scikit-learn uses, so that an unpruned fit
+# reproduces MLPClassifier to the bit.
+FAST_ACTIVATIONS = {
+    **ACTIVATIONS,
+    "logistic": _logistic_tanh if sparse_kernels is None else _logistic_compiled,
+}
+
+
+def add_bias_and_activate(a, bias, activation, fast=False):
+    """``a += bias``, then the hidden ``activation`` of ``a``, in place.
+
+    One compiled pass over ``a`` instead of two to four NumPy passes, where
+    it gives the same values: for the identity and relu always (the same
+    operations, to the bit), for the logistic when ``fast`` (it is then the
+    fast logistic of ``FAST_ACTIVATIONS``). Other cases, or an ``a`` of
+    neither memory order, take the NumPy operations.
+
+    Parameters
+    ----------
+    a : ndarray of shape (n_samples, n_units)
+        Pre-activations without the bias; overwritten.
+    bias : ndarray of shape (n_units,)
+        The layer's intercepts.
+    activation : str
+        Name of the hidden activation.
+    fast : bool, default=False
+        Use ``FAST_ACTIVATIONS`` instead of ``ACTIVATIONS``.
+    """
+    fused = activation in ("identity", "relu") or (fast and activation == "logistic")
+    if (
+        fused
+        and sparse_kernels is not None
+        and a.ndim == 2
+        and a.dtype == bias.dtype
+        and a.dtype in (np.float32, np.float64)
+        and (a.flags.c_contiguous or a.flags.f_contiguous)
+        and a.flags.writeable
+    ):
+        sparse_kernels.bias_activation(a, np.ascontiguousarray(bias), activation)
+        return
+    a += bias
+    (FAST_ACTIVATIONS if fast else ACTIVATIONS)[activation](a)
 
 
 class MaskedNetwork:
@@ -236,14 +293,16 @@ class MaskedNetwork:
         for i, (layer, intercept) in enumerate(zip(self.layers, self.intercepts)):
             a = _product(activations[i], layer.weights, layer.kernel)
             units = layer.out_units
-            a += intercept if units is None else intercept[units]
-            if i != last:
+            bias = intercept if units is None else intercept[units]
+            if i == last:
+                a += bias
+            else:
                 # Behind a compact layer the sums already differ from the
                 # dense product's in the last bits (another order), so the
                 # faster logistic costs no further agreement with
                 # scikit-learn; a dense layer keeps its exact operation.
-                table = ACTIVATIONS if layer.kernel is None else FAST_ACTIVATIONS
-                table[self.activation](a)
+                fast = layer.kernel is not None
+                add_bias_and_activate(a, bias, self.activation, fast)
                 if self.dropout > 0:
                     # Drawn for every neuron, so that the stream of random
                     # numbers does not depend on which neurons are computed.

@@ -43,3 +43,15 @@ cdef extern from "sparse_kernels.h" nogil:
 
     int bsp_any_nonfinite_f32(const float *x, ptrdiff_t n) noexcept
     int bsp_any_nonfinite_f64(const double *x, ptrdiff_t n) noexcept
+
+    enum:
+        BSP_IDENTITY
+        BSP_RELU
+        BSP_LOGISTIC
+
+    void bsp_bias_act_f32(float *x, ptrdiff_t n_rows, ptrdiff_t n_cols,
+                          ptrdiff_t ldx, const float *bias, int per_row,
+                          int act) noexcept
+    void bsp_bias_act_f64(double *x, ptrdiff_t n_rows, ptrdiff_t n_cols,
+                          ptrdiff_t ldx, const double *bias, int per_row,
+                          int act) noexcept

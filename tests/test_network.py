@@ -152,6 +152,109 @@ def test_fast_logistic_is_within_an_ulp_of_expit(dtype):
     assert np.all((fast >= 0) & (fast <= 1))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fast_logistic_extremes_and_any_layout(dtype):
+    # Beyond the exponential's range the result is 0 or 1 within an epsilon,
+    # a NaN stays a NaN, and arrays of any shape and memory order are
+    # computed in place, value for value as a contiguous copy would be.
+    from scipy.special import expit
+
+    from sklearn_bsp._network import FAST_ACTIVATIONS
+
+    logistic = FAST_ACTIVATIONS["logistic"]
+    x = np.array([-1e4, -800, -100, -0.0, 0.0, 100, 800, 1e4, np.inf, -np.inf])
+    x = x.astype(dtype)
+    fast = x.copy()
+    logistic(fast)
+    np.testing.assert_allclose(fast, expit(x), rtol=0, atol=np.finfo(dtype).eps)
+    nan = np.array([np.nan], dtype=dtype)
+    logistic(nan)
+    assert np.isnan(nan[0])
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(scale=5, size=(6, 9, 5)).astype(dtype)
+    views = [
+        lambda b: b,  # C-ordered 3-D
+        lambda b: np.asfortranarray(b),  # Fortran-ordered 3-D (a copy)
+        lambda b: b[:, ::2, :],  # neither order
+        lambda b: b.reshape(54, 5).T,  # Fortran-ordered 2-D
+        lambda b: b.ravel(),
+    ]
+    for view in views:
+        array = view(base.copy())
+        expected = np.ascontiguousarray(array).copy()
+        logistic(expected)
+        logistic(array)  # in place
+        np.testing.assert_array_equal(array, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("activation", ["identity", "relu", "logistic", "tanh"])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("n_units", [1, 3, 8, 13])
+def test_add_bias_and_activate_matches_numpy(dtype, activation, order, n_units):
+    # One compiled pass gives the values of ``a += bias`` and the activation
+    # of ACTIVATIONS (FAST_ACTIVATIONS for the fast logistic) to the bit,
+    # including the sign of zeros and NaN, in both memory orders and with
+    # rows that end in a partial SIMD vector.
+    from sklearn_bsp._network import (
+        ACTIVATIONS,
+        FAST_ACTIVATIONS,
+        add_bias_and_activate,
+    )
+
+    rng = np.random.default_rng(n_units)
+    a = rng.normal(size=(11, n_units)).astype(dtype)
+    a[0, 0] = -0.0
+    a[-1, -1] = np.nan
+    bias = rng.normal(size=n_units).astype(dtype)
+    bias[0] = -0.0
+    for fast in (False, True):
+        got = np.array(a, order=order)
+        add_bias_and_activate(got, bias, activation, fast)
+        expected = a + bias
+        (FAST_ACTIVATIONS if fast else ACTIVATIONS)[activation](expected)
+        np.testing.assert_array_equal(got, expected)
+        assert np.array_equal(np.signbit(got), np.signbit(expected))
+
+
+def test_add_bias_and_activate_falls_back_where_it_cannot_fuse():
+    # Read-only, mixed dtypes, or neither memory order: the NumPy operations.
+    from sklearn_bsp._network import add_bias_and_activate
+
+    a = np.arange(12.0).reshape(3, 4) - 6
+    bias = np.ones(4, dtype=np.float32)
+    mixed = a.copy()
+    add_bias_and_activate(mixed, bias, "relu")
+    np.testing.assert_array_equal(mixed, np.maximum(a + bias, 0))
+    strided = np.zeros((3, 8))
+    strided[:, ::2] = a
+    view = strided[:, ::2]
+    add_bias_and_activate(view, bias.astype(float), "relu")
+    np.testing.assert_array_equal(view, np.maximum(a + 1, 0))
+    frozen = a.copy()
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        add_bias_and_activate(frozen, bias.astype(float), "relu")
+
+
+@pytest.mark.skipif(
+    not __import__("sklearn_bsp._sparse", fromlist=["COMPILED"]).COMPILED,
+    reason="compiled kernels not built",
+)
+def test_bias_activation_rejects_bad_arguments():
+    from sklearn_bsp._kernels import sparse_kernels
+
+    a = np.zeros((4, 3))
+    with pytest.raises(ValueError, match="2 values for 3 units"):
+        sparse_kernels.bias_activation(a, np.zeros(2), "relu")
+    with pytest.raises(ValueError, match="no compiled activation 'tanh'"):
+        sparse_kernels.bias_activation(a, None, "tanh")
+    with pytest.raises(ValueError, match="contiguous rows or columns"):
+        sparse_kernels.bias_activation(np.zeros((4, 6))[:, ::2], None, "relu")
+    sparse_kernels.bias_activation(np.zeros((0, 3)), np.zeros(3), "relu")
+
+
 def test_fast_forward_in_row_blocks_equals_one_block():
     # Many rows go through the network in blocks; each row's result must not
     # depend on it, through the kernels or the dense product.

@@ -109,4 +109,20 @@ BSP_API void bsp_pack_f64(const double *X, ptrdiff_t s0, ptrdiff_t s1,
                           ptrdiff_t m, ptrdiff_t bs, ptrdiff_t row,
                           double *buf);
 
+/*
+ * x[i * ldx + j] = act(x[i * ldx + j] + b) for i < n_rows and j < n_cols,
+ * with b = bias[i] when per_row, else bias[j], and no bias when bias is
+ * NULL: the bias and hidden activation of a layer in one pass over its
+ * output. BSP_IDENTITY and BSP_RELU give the values of a NumPy addition
+ * followed by np.maximum(x, 0) to the bit; BSP_LOGISTIC is within one
+ * machine epsilon of scipy.special.expit.
+ */
+enum { BSP_IDENTITY = 0, BSP_RELU = 1, BSP_LOGISTIC = 2 };
+BSP_API void bsp_bias_act_f32(float *x, ptrdiff_t n_rows, ptrdiff_t n_cols,
+                              ptrdiff_t ldx, const float *bias, int per_row,
+                              int act);
+BSP_API void bsp_bias_act_f64(double *x, ptrdiff_t n_rows, ptrdiff_t n_cols,
+                              ptrdiff_t ldx, const double *bias, int per_row,
+                              int act);
+
 #endif /* SKLEARN_BSP_SPARSE_KERNELS_H */

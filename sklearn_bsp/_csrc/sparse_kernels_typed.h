@@ -9,7 +9,8 @@
  *                  transposition of the first features when they are
  *                  contiguous; returns how many it did (0 for none),
  *   BSP_BITS       the unsigned integer type of T's size,
- *   BSP_EXPONENT   the mask of T's exponent bits.
+ *   BSP_EXPONENT   the mask of T's exponent bits,
+ *   BSP_EXP_MIN, BSP_EXP_MAX   the range of bsp_exp_* for T.
  *
  * The macros T, V, W and FN below are shorthands within this file only.
  */
@@ -147,6 +148,59 @@ BSP_INLINE void FN(bsp_sddmm_nv)(const int nv, const T *xb, const T *db,
     }
 }
 
+#define VI FN(bsp_vi) /* integer vector of T's size per lane */
+
+/* act(y), one vector: BSP_IDENTITY, BSP_RELU (as np.maximum(y, 0): a NaN
+   stays NaN and -0 becomes +0) or BSP_LOGISTIC (1 / (1 + exp(-y)), within
+   one machine epsilon of scipy's expit). */
+BSP_INLINE V FN(bsp_act)(V y, int act)
+{
+    if (act == BSP_RELU) {
+        VI keep = (y > 0) | (y != y);
+        return (V)((VI)y & keep);
+    }
+    if (act == BSP_LOGISTIC) {
+        /* exp's range: beyond it the result is 0 or 1 within float
+           precision anyway; a NaN fails both tests and stays NaN */
+        V x = FN(bsp_clamp)(-y, BSP_EXP_MIN, BSP_EXP_MAX);
+        return (T)1 / ((T)1 + FN(bsp_exp)(x));
+    }
+    return y;
+}
+
+/* x[i * ld + j] = act(x[i * ld + j] + b), b = bias[i] (per_row) or bias[j]
+   (else), or no bias when bias is NULL. A partial last vector of a row goes
+   through the same vector code, so every value gets the same operations. */
+BSP_API void FN(bsp_bias_act)(T *x, ptrdiff_t n_rows, ptrdiff_t n_cols,
+                              ptrdiff_t ld, const T *bias, int per_row,
+                              int act)
+{
+    for (ptrdiff_t i = 0; i < n_rows; i++) {
+        T *xi = x + i * ld;
+        ptrdiff_t j = 0;
+        for (; j + W <= n_cols; j += W) {
+            V y = FN(bsp_ld)(xi + j);
+            if (bias)
+                y = per_row ? y + bias[i] : y + FN(bsp_ld)(bias + j);
+            FN(bsp_st)(xi + j, FN(bsp_act)(y, act));
+        }
+        if (j < n_cols) {
+            ptrdiff_t n = n_cols - j;
+            V y = {0}, b = {0};
+            memcpy(&y, xi + j, n * sizeof(T));
+            if (bias && per_row)
+                y = y + bias[i];
+            else if (bias) {
+                memcpy(&b, bias + j, n * sizeof(T));
+                y = y + b;
+            }
+            y = FN(bsp_act)(y, act);
+            memcpy(xi + j, &y, n * sizeof(T));
+        }
+    }
+}
+
+#undef VI
 #undef V
 
 #else /* !BSP_VEC */
@@ -193,6 +247,30 @@ BSP_INLINE void FN(bsp_sddmm_nv)(const int nv, const T *xb, const T *db,
                     s += x[l] * d[l];
                 g[k] += s;
             }
+        }
+}
+
+/* Scalar versions of the above for compilers without vector extensions
+   (other roundings than the vector exp, the same use). */
+BSP_INLINE T FN(bsp_act)(T y, int act)
+{
+    if (act == BSP_RELU)
+        return y > 0 || y != y ? y : 0;
+    if (act == BSP_LOGISTIC)
+        return (T)(1 / (1 + exp(-(double)y)));
+    return y;
+}
+
+BSP_API void FN(bsp_bias_act)(T *x, ptrdiff_t n_rows, ptrdiff_t n_cols,
+                              ptrdiff_t ld, const T *bias, int per_row,
+                              int act)
+{
+    for (ptrdiff_t i = 0; i < n_rows; i++)
+        for (ptrdiff_t j = 0; j < n_cols; j++) {
+            T y = x[i * ld + j];
+            if (bias)
+                y += bias[per_row ? i : j];
+            x[i * ld + j] = FN(bsp_act)(y, act);
         }
 }
 
